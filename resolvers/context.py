@@ -1,0 +1,109 @@
+"""The per-request Context: database session, who is asking, DataLoaders, mutation boundary."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.db import WRITE_TRANSACTION
+from models.users import Role
+from resolvers.loaders import Loaders
+from services.auth import Viewer, authenticate
+from services.errors import AuthError, Problem, UserFacingError
+from services.settings import Settings
+
+T = TypeVar("T")
+
+ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What a mutation produced: its value, or the problems that rolled it back."""
+
+    value: T | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Context:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        token: str | None,
+        services: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.token = token
+        self.services = services
+        self._session: AsyncSession | None = None
+        self._viewer: Viewer | None = None
+        self._auth_error: AuthError | None = None
+        self._authenticated = False
+        self.loaders = Loaders(self.session)
+
+    # --- database ----------------------------------------------------------------------------
+
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.session_factory()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
+        """Run `work` in one write transaction: commit on success, roll back on any error.
+
+        Expected failures come back as problems (the payload's userErrors); anything else
+        propagates. DataLoaders are emptied afterwards so the payload shows committed state.
+        """
+        session = self.session()
+        if session.in_transaction():
+            await session.rollback()  # end the read transaction of earlier fields
+        await session.connection(execution_options={WRITE_TRANSACTION: True})
+        try:
+            value = await work(session)
+            await session.commit()
+        except UserFacingError as exc:
+            await session.rollback()
+            return Outcome(problems=exc.problems)
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            self.loaders = Loaders(self.session)
+        return Outcome(value=value)
+
+    # --- who is asking -----------------------------------------------------------------------
+
+    async def _authenticate(self) -> None:
+        if self._authenticated:
+            return
+        self._authenticated = True
+        if self.token is None:
+            return
+        try:
+            self._viewer = await authenticate(self.session(), self.token)
+        except AuthError as exc:
+            self._auth_error = exc
+
+    async def viewer_or_none(self) -> Viewer | None:
+        """The signed-in viewer, None when anonymous; a bad token is still an error."""
+        await self._authenticate()
+        if self._auth_error is not None:
+            raise self._auth_error
+        return self._viewer
+
+    async def require(self, role: Role = Role.VIEWER) -> Viewer:
+        viewer = await self.viewer_or_none()
+        if viewer is None:
+            raise AuthError("Sign in first: send Authorization: Bearer <token>")
+        if ROLE_RANK[viewer.role] < ROLE_RANK[role]:
+            raise AuthError(f"This needs the {role} role; you are {viewer.role}", "FORBIDDEN")
+        return viewer

@@ -1,0 +1,99 @@
+"""DataLoaders: every relation the schema exposes is batched per request, never N+1."""
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from models.categories import Category, CategoryRelation, FieldDefinition
+from models.contacts import Contact, Person
+from models.users import User
+from services import categories, contacts, users
+from services.contact_query import RelatedPage, related_contacts
+from services.contacts import Direction
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+SessionGetter = Callable[[], AsyncSession]
+
+
+def _by_id(rows: Sequence[Any], keys: Sequence[int]) -> list[Any]:
+    found = {row.id: row for row in rows}
+    return [found.get(key) for key in keys]
+
+
+def _grouped(rows: Sequence[Any], keys: Sequence[int], attribute: str) -> list[list[Any]]:
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[getattr(row, attribute)].append(row)
+    return [groups.get(key, []) for key in keys]
+
+
+class Loaders:
+    """One set per request (and afresh after each mutation), so caches never go stale."""
+
+    def __init__(self, session: SessionGetter) -> None:
+        self._session = session
+
+        async def load_users(ids: list[int]) -> list[User | None]:
+            return _by_id(await users.users_by_ids(session(), ids), ids)
+
+        async def load_categories(ids: list[int]) -> list[Category | None]:
+            return _by_id(await categories.categories_by_ids(session(), ids), ids)
+
+        async def load_fields(ids: list[int]) -> list[list[FieldDefinition]]:
+            return _grouped(await categories.fields_of(session(), ids), ids, "category_id")
+
+        async def load_relations(ids: list[int]) -> list[list[CategoryRelation]]:
+            rows = await categories.relations_of(session(), ids)
+            return [
+                [r for r in rows if key in (r.from_category_id, r.to_category_id)] for key in ids
+            ]
+
+        async def load_contacts(ids: list[int]) -> list[Contact | None]:
+            return _by_id(await contacts.contacts_by_ids(session(), ids), ids)
+
+        async def load_persons(ids: list[int]) -> list[list[Person]]:
+            return _grouped(await contacts.persons_of(session(), ids), ids, "contact_id")
+
+        self.user = DataLoader(load_users)
+        self.category = DataLoader(load_categories)
+        self.fields = DataLoader(load_fields)
+        self.relations = DataLoader(load_relations)
+        self.contact = DataLoader(load_contacts)
+        self.persons = DataLoader(load_persons)
+        self.related = DataLoader(self._load_related, cache_key_fn=_related_key)
+
+    async def _load_related(
+        self, keys: list[tuple[Direction, int, int, str | None]]
+    ) -> list[RelatedPage]:
+        """Keys are (direction, contact id, first, after); one query per distinct page shape."""
+        shapes: dict[tuple[int | None, bool, int, str | None], list[int]] = defaultdict(list)
+        directions: dict[tuple[int | None, bool, int, str | None], Direction] = {}
+        for direction, contact_id, first, after in keys:
+            shape = (direction.relation.id, direction.forward, first, after)
+            shapes[shape].append(contact_id)
+            directions[shape] = direction
+        results: dict[tuple[Any, ...], RelatedPage] = {}
+        for shape, contact_ids in shapes.items():
+            pages = await related_contacts(
+                self._session(),
+                direction=directions[shape],
+                contact_ids=contact_ids,
+                first=shape[2],
+                after=shape[3],
+            )
+            for contact_id, page in pages.items():
+                results[(*shape, contact_id)] = page
+        return [
+            results[(d.relation.id, d.forward, first, after, contact_id)]
+            for d, contact_id, first, after in keys
+        ]
+
+
+def _related_key(key: tuple[Direction, int, int, str | None]) -> Hashable:
+    direction, contact_id, first, after = key
+    return (direction.relation.id, direction.forward, contact_id, first, after)

@@ -1,0 +1,132 @@
+"""Protection against expensive requests: a cost limit, and the policy for errors.
+
+Depth, token and alias limits come from Strawberry's own extensions (see schema/__init__.py).
+"""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from strawberry.extensions import SchemaExtension
+
+from services.errors import AuthError, BadRequestError
+from services.pagination import DEFAULT_PAGE_SIZE
+
+logger = logging.getLogger("crm.graphql")
+
+# Fields whose children repeat once per item of a page.
+PAGE_ARGUMENTS = ("first", "last")
+
+
+def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
+    """A validation rule refusing operations whose worst-case number of resolved fields
+    (each field 1, times the page size of every connection above it) exceeds `max_cost`."""
+
+    class CostLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.fragments: dict[str, FragmentDefinitionNode] = {}
+
+        def enter_document(self, node: Any, *_args: Any) -> None:
+            self.fragments = {
+                d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+            cost = self._cost(node.selection_set, set())
+            if cost > max_cost:
+                self.report_error(
+                    GraphQLError(
+                        f"The query costs {cost} and the limit is {max_cost}; ask for smaller pages "
+                        "or fewer nested connections",
+                        node,
+                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": max_cost},
+                    )
+                )
+
+        def _page_size(self, field: FieldNode) -> int | None:
+            for argument in field.arguments or ():
+                if argument.name.value in PAGE_ARGUMENTS:
+                    if isinstance(argument.value, IntValueNode):
+                        return max(int(argument.value.value), 1)
+                    return max_page_size  # a variable: assume the largest page
+            return None
+
+        def _cost(self, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
+            if selection_set is None:
+                return 0
+            total = 0
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    children = self._cost(selection.selection_set, seen)
+                    size = self._page_size(selection)
+                    is_connection = size is not None or selection.name.value in ("contacts", "related")
+                    multiplier = (size or DEFAULT_PAGE_SIZE) if is_connection else 1
+                    total += 1 + children * multiplier
+                elif isinstance(selection, InlineFragmentNode):
+                    total += self._cost(selection.selection_set, seen)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is not None and name not in seen:
+                        total += self._cost(fragment.selection_set, seen | {name})
+            return total
+
+    return CostLimit
+
+
+CLIENT_ERRORS = (AuthError, BadRequestError)
+
+
+class ErrorPolicy(SchemaExtension):
+    """Client errors get a machine-readable `extensions.code`; anything else is a bug: it is
+    logged with its traceback and the client sees only "Internal server error"."""
+
+    def on_operation(self) -> Any:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [self._apply(error) for error in errors]  # type: ignore[union-attr]
+
+    @staticmethod
+    def _apply(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return error
+        if isinstance(original, CLIENT_ERRORS):
+            return GraphQLError(
+                str(original),
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": original.code},
+            )
+        logger.error("Unexpected error in %s", error.path, exc_info=original)
+        return GraphQLError(
+            "Internal server error",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+
+
+class ReleaseSession(SchemaExtension):
+    """Close the request's database session when the operation is done."""
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+        yield
+        close: Callable[[], Any] | None = getattr(self.execution_context.context, "close", None)
+        if close is not None:
+            await close()

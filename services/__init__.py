@@ -1,0 +1,1 @@
+"""Business rules and I/O. Services take `*, session` and never import Strawberry."""

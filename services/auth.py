@@ -1,0 +1,370 @@
+"""Accounts and credentials: passwords, sessions, API keys, invitations, sign-in throttling.
+
+Bearer tokens are random and high-entropy, so a SHA-256 of them is enough to store; only the
+person who receives a token ever sees it. Passwords use argon2, hashed off the event loop.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio.to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.types import utcnow
+from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, Role, User
+from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_found
+from services.settings import Settings
+from services.values import EMAIL_RE
+
+SESSION_PREFIX = "crm_s_"
+API_KEY_PREFIX = "crm_k_"
+INVITATION_PREFIX = "crm_i_"
+MAX_BLOCK = timedelta(minutes=15)
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so timing does not reveal which addresses exist.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: the signed-in user and the credential they used."""
+
+    user: User
+    session_id: int | None = None
+    api_key_id: int | None = None
+
+    @property
+    def id(self) -> int:
+        assert self.user.id is not None
+        return self.user.id
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+
+def new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(verify)
+
+
+def check_email(email: str, field: str = "email") -> str:
+    normalized = normalize_email(email)
+    if not EMAIL_RE.match(normalized) or len(normalized) > 320:
+        raise UserFacingError.one(f"{email!r} is not an e-mail address", field=[field])
+    return normalized
+
+
+def check_password(password: str, settings: Settings) -> None:
+    if len(password) < settings.password_min_length:
+        raise UserFacingError.one(
+            f"The password must be at least {settings.password_min_length} characters long",
+            field=["password"],
+        )
+    if len(password) > 1024:
+        raise UserFacingError.one("The password is longer than 1024 characters", field=["password"])
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise UserFacingError.one("The name must be 1 to 200 characters long", field=["name"])
+    return name
+
+
+# --- who is asking -----------------------------------------------------------------------------
+
+
+async def authenticate(session: AsyncSession, token: str) -> Viewer:
+    """The viewer a bearer token belongs to, or AuthError."""
+    now = utcnow()
+    token_hash = hash_token(token)
+    if token.startswith(API_KEY_PREFIX):
+        key_row = (
+            await session.execute(
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
+                .where(ApiKey.token_hash == token_hash)
+            )
+        ).first()
+        if key_row is None:
+            raise AuthError("The API key is not valid")
+        api_key, user = key_row
+        if api_key.revoked_at is not None:
+            raise AuthError("The API key has been revoked")
+        if api_key.expires_at is not None and api_key.expires_at <= now:
+            raise AuthError("The API key has expired")
+        viewer = Viewer(user=user, api_key_id=api_key.id)
+    else:
+        session_row = (
+            await session.execute(
+                select(AuthSession, User)
+                .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
+                .where(AuthSession.token_hash == token_hash)
+            )
+        ).first()
+        if session_row is None:
+            raise AuthError("The session token is not valid; sign in again")
+        auth_session, user = session_row
+        if auth_session.revoked_at is not None:
+            raise AuthError("The session has been signed out; sign in again")
+        if auth_session.expires_at <= now:
+            raise AuthError("The session has expired; sign in again")
+        viewer = Viewer(user=user, session_id=auth_session.id)
+    if not user.active:
+        raise AuthError("The account is deactivated")
+    return viewer
+
+
+# --- sign up and invitations -------------------------------------------------------------------
+
+
+async def _lock_sign_up(session: AsyncSession) -> None:
+    # Two simultaneous sign-ups on an empty install must not both become ADMIN. SQLite already
+    # serialises writers (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped lock.
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(7261001)"))
+
+
+async def sign_up(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    invitation_token: str | None,
+) -> tuple[User, str, datetime]:
+    """Create an account and sign it in. Returns the user, a session token and its expiry."""
+    email = check_email(email)
+    name = check_name(name)
+    check_password(password, settings)
+    await _lock_sign_up(session)
+    has_users = (await session.execute(select(func.count()).select_from(User))).scalar_one() > 0
+    if not has_users:
+        role = Role.ADMIN
+    else:
+        if not invitation_token:
+            raise UserFacingError.one(
+                "Sign-up needs an invitation; ask an admin to invite you",
+                code=ErrorCode.FORBIDDEN,
+                field=["invitationToken"],
+            )
+        invitation = await _usable_invitation(session, invitation_token)
+        if invitation.email != email:
+            raise UserFacingError.one(
+                "The invitation was sent to another e-mail address", field=["email"]
+            )
+        invitation.accepted_at = utcnow()
+        role = Role(invitation.role)
+    if await _user_by_email(session, email) is not None:
+        raise UserFacingError.one(
+            "An account with this e-mail address already exists",
+            code=ErrorCode.DUPLICATE,
+            field=["email"],
+        )
+    user = User(email=email, name=name, password_hash=await hash_password(password), role=role)
+    session.add(user)
+    await session.flush()
+    token, expires_at = await _start_session(session, settings, user)
+    return user, token, expires_at
+
+
+async def _usable_invitation(session: AsyncSession, token: str) -> Invitation:
+    invitation = (
+        await session.execute(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    ).scalar_one_or_none()
+    if invitation is None:
+        raise UserFacingError.one(
+            "The invitation token is not valid", code=ErrorCode.NOT_FOUND, field=["invitationToken"]
+        )
+    if invitation.accepted_at is not None:
+        raise UserFacingError.one(
+            "The invitation has already been used", code=ErrorCode.CONFLICT, field=["invitationToken"]
+        )
+    if invitation.expires_at <= utcnow():
+        raise UserFacingError.one(
+            "The invitation has expired; ask for a new one",
+            code=ErrorCode.EXPIRED,
+            field=["invitationToken"],
+        )
+    return invitation
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+
+
+async def invite(
+    session: AsyncSession, settings: Settings, *, viewer: Viewer, email: str, role: Role
+) -> tuple[Invitation, str]:
+    email = check_email(email)
+    if await _user_by_email(session, email) is not None:
+        raise UserFacingError.one(
+            "An account with this e-mail address already exists",
+            code=ErrorCode.DUPLICATE,
+            field=["email"],
+        )
+    token = new_token(INVITATION_PREFIX)
+    invitation = Invitation(
+        email=email,
+        role=role,
+        token_hash=hash_token(token),
+        invited_by_id=viewer.id,
+        expires_at=utcnow() + timedelta(hours=settings.invitation_ttl_hours),
+    )
+    session.add(invitation)
+    await session.flush()
+    return invitation, token
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+async def _start_session(
+    session: AsyncSession, settings: Settings, user: User
+) -> tuple[str, datetime]:
+    assert user.id is not None
+    token = new_token(SESSION_PREFIX)
+    expires_at = utcnow() + timedelta(hours=settings.session_ttl_hours)
+    session.add(AuthSession(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at))
+    await session.flush()
+    return token, expires_at
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User | None = None
+    token: str | None = None
+    expires_at: datetime | None = None
+    problem: Problem | None = None
+
+
+async def sign_in(
+    session: AsyncSession, settings: Settings, *, email: str, password: str
+) -> SignInResult:
+    """Check a password and open a session.
+
+    Failures are returned, not raised: the failed attempt must be committed so that repeated
+    guesses are slowed down (each block doubles, up to MAX_BLOCK).
+    """
+    email = normalize_email(email)
+    now = utcnow()
+    throttle = await session.get(LoginThrottle, email)
+    if throttle and throttle.blocked_until and throttle.blocked_until > now:
+        wait = int((throttle.blocked_until - now).total_seconds()) + 1
+        return SignInResult(
+            problem=Problem(
+                f"Too many failed sign-ins for this e-mail address; try again in {wait} seconds",
+                ErrorCode.TOO_MANY_ATTEMPTS,
+                ("email",),
+            )
+        )
+    user = await _user_by_email(session, email)
+    valid = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.active:
+        if throttle is None:
+            throttle = LoginThrottle(email=email, failures=0)
+            session.add(throttle)
+        throttle.failures += 1
+        throttle.updated_at = now
+        excess = throttle.failures - settings.login_max_failures
+        if excess >= 0:
+            block = timedelta(seconds=settings.login_block_seconds * 2 ** min(excess, 10))
+            throttle.blocked_until = now + min(block, MAX_BLOCK)
+        message = (
+            "The account is deactivated"
+            if user is not None and valid and not user.active
+            else "The e-mail address or password is wrong"
+        )
+        return SignInResult(problem=Problem(message, ErrorCode.INVALID_CREDENTIALS, None))
+    if throttle is not None:
+        await session.delete(throttle)
+    token, expires_at = await _start_session(session, settings, user)
+    return SignInResult(user=user, token=token, expires_at=expires_at)
+
+
+async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | None) -> None:
+    """Sign out: the given session token, or the one making the request."""
+    if token is not None:
+        query = update(AuthSession).where(
+            AuthSession.token_hash == hash_token(token),  # type: ignore[arg-type]
+            AuthSession.user_id == viewer.id,  # type: ignore[arg-type]
+        )
+    elif viewer.session_id is not None:
+        query = update(AuthSession).where(AuthSession.id == viewer.session_id)  # type: ignore[arg-type]
+    else:
+        raise UserFacingError.one(
+            "This request uses an API key; pass the session token to revoke", field=["token"]
+        )
+    result = await session.execute(
+        query.where(AuthSession.revoked_at.is_(None)).values(revoked_at=utcnow())  # type: ignore[union-attr]
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise not_found("The session", ["token"])
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+async def create_api_key(
+    session: AsyncSession, *, viewer: Viewer, name: str, expires_at: datetime | None
+) -> tuple[ApiKey, str]:
+    name = check_name(name)
+    if expires_at is not None and expires_at <= utcnow():
+        raise UserFacingError.one("The expiry must lie in the future", field=["expiresAt"])
+    token = new_token(API_KEY_PREFIX)
+    api_key = ApiKey(
+        user_id=viewer.id,
+        name=name,
+        prefix=token[: len(API_KEY_PREFIX) + 6],
+        token_hash=hash_token(token),
+        expires_at=expires_at,
+    )
+    session.add(api_key)
+    await session.flush()
+    return api_key, token
+
+
+async def revoke_api_key(session: AsyncSession, *, viewer: Viewer, api_key_id: int) -> ApiKey:
+    api_key = await session.get(ApiKey, api_key_id)
+    # Admins may revoke anyone's key; others only their own.
+    if api_key is None or (api_key.user_id != viewer.id and viewer.role != Role.ADMIN):
+        raise not_found("The API key", ["id"])
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+    return api_key
+
+
+async def api_keys_of(session: AsyncSession, user_id: int) -> list[ApiKey]:
+    rows = await session.execute(
+        select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())

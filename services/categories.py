@@ -1,0 +1,504 @@
+"""Categories, their custom field definitions, and relations between categories (admin work)."""
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.categories import Category, CategoryRelation, FieldDefinition, FieldType, RelationCardinality
+from models.contacts import Contact
+from models.types import utcnow
+from services.errors import ErrorCode, Problem, UserFacingError, not_found
+from services.field_index import KEY_RE, create_field_index, drop_field_index, value_expression
+from services.values import NOT_UNIQUE_TYPES, NUMERIC_TYPES, TEXT_TYPES, UNINDEXABLE_TYPES, coerce, convert
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_FIELDS_PER_CATEGORY = 200
+MAX_OPTIONS = 500
+MAX_PATTERN_LENGTH = 300
+
+
+def check_key(key: str, what: str, field_name: str = "key") -> str:
+    if not KEY_RE.match(key):
+        raise UserFacingError.one(
+            f"The {what} key {key!r} must start with a lower-case letter and contain only letters, "
+            "digits and underscores (at most 64 characters)",
+            field=[field_name],
+        )
+    return key
+
+
+def check_label(label: str, field_name: str) -> str:
+    label = label.strip()
+    if not label or len(label) > 200:
+        raise UserFacingError.one(
+            f"The {field_name} must be 1 to 200 characters long", field=[field_name]
+        )
+    return label
+
+
+# --- categories --------------------------------------------------------------------------------
+
+
+async def get_category(session: AsyncSession, category_id: int) -> Category:
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise not_found("The category", ["categoryId"])
+    return category
+
+
+async def category_by_key(session: AsyncSession, key: str) -> Category | None:
+    return (await session.execute(select(Category).where(Category.key == key))).scalar_one_or_none()
+
+
+async def categories_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Category]:
+    rows = await session.execute(select(Category).where(Category.id.in_(ids)))  # type: ignore[union-attr]
+    return list(rows.scalars())
+
+
+async def list_categories(session: AsyncSession) -> list[Category]:
+    rows = await session.execute(select(Category).order_by(Category.name, Category.id))  # type: ignore[arg-type]
+    return list(rows.scalars())
+
+
+async def create_category(
+    session: AsyncSession, *, key: str, name: str, description: str | None
+) -> Category:
+    check_key(key, "category")
+    if await category_by_key(session, key) is not None:
+        raise UserFacingError.one(
+            f"A category with the key {key!r} already exists", code=ErrorCode.DUPLICATE, field=["key"]
+        )
+    category = Category(key=key, name=check_label(name, "name"), description=_description(description))
+    session.add(category)
+    await session.flush()
+    return category
+
+
+def _description(description: str | None) -> str | None:
+    if description is not None and len(description) > 2000:
+        raise UserFacingError.one("The description is longer than 2000 characters", field=["description"])
+    return description
+
+
+async def update_category(
+    session: AsyncSession, *, category_id: int, name: str | None, description: str | None, clear_description: bool
+) -> Category:
+    category = await get_category(session, category_id)
+    if name is not None:
+        category.name = check_label(name, "name")
+    if description is not None or clear_description:
+        category.description = _description(description)
+    category.updated_at = utcnow()
+    await session.flush()
+    return category
+
+
+async def delete_category(session: AsyncSession, *, category_id: int) -> None:
+    """Delete a category that has no live cards; its deleted cards go with it."""
+    category = await get_category(session, category_id)
+    live = (
+        await session.execute(
+            select(func.count()).select_from(Contact).where(
+                Contact.category_id == category_id, Contact.deleted_at.is_(None)  # type: ignore[union-attr]
+            )
+        )
+    ).scalar_one()
+    if live:
+        raise UserFacingError.one(
+            f"The category still has {live} contact card(s); delete or move them first",
+            code=ErrorCode.IN_USE,
+            field=["id"],
+        )
+    field_ids = (
+        await session.execute(select(FieldDefinition.id).where(FieldDefinition.category_id == category_id))
+    ).scalars()
+    for field_id in field_ids:
+        assert field_id is not None
+        await drop_field_index(session, field_id)
+    await session.execute(delete(Contact).where(Contact.category_id == category_id))  # type: ignore[arg-type]
+    await session.delete(category)
+    await session.flush()
+
+
+# --- field definitions ------------------------------------------------------------------------
+
+
+async def fields_of(session: AsyncSession, category_ids: Sequence[int]) -> list[FieldDefinition]:
+    """Every field (archived included) of the categories, in display order."""
+    rows = await session.execute(
+        select(FieldDefinition)
+        .where(FieldDefinition.category_id.in_(category_ids))  # type: ignore[attr-defined]
+        .order_by(FieldDefinition.position, FieldDefinition.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())
+
+
+async def get_field(session: AsyncSession, field_id: int) -> FieldDefinition:
+    definition = await session.get(FieldDefinition, field_id)
+    if definition is None:
+        raise not_found("The field definition", ["id"])
+    return definition
+
+
+@dataclass
+class FieldSpec:
+    """What an admin may set on a field; None means 'unchanged' on update."""
+
+    label: str | None = None
+    type: FieldType | None = None
+    required: bool | None = None
+    unique: bool | None = None
+    indexed: bool | None = None
+    options: list[dict[str, Any]] | None = None
+    validation: dict[str, Any] | None = None
+    default_value: Any = None
+    currency: str | None = None
+    clear: set[str] = field(default_factory=set)  # names of settings to reset to nothing
+
+
+def _check_options(field_type: FieldType, options: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if field_type not in (FieldType.SELECT, FieldType.MULTI_SELECT):
+        if options:
+            raise UserFacingError.one(
+                f"Only SELECT and MULTI_SELECT fields have options, not {field_type}", field=["options"]
+            )
+        return None
+    if not options:
+        raise UserFacingError.one(f"A {field_type} field needs at least one option", field=["options"])
+    if len(options) > MAX_OPTIONS:
+        raise UserFacingError.one(f"A field has at most {MAX_OPTIONS} options", field=["options"])
+    cleaned = []
+    for index, option in enumerate(options):
+        value = str(option.get("value") or "").strip()
+        if not value or len(value) > 100:
+            raise UserFacingError.one(
+                "An option value must be 1 to 100 characters long", field=["options", str(index), "value"]
+            )
+        label = str(option.get("label") or value).strip()[:200]
+        color = option.get("color")
+        if color is not None and not COLOR_RE.match(color):
+            raise UserFacingError.one(
+                f"The colour {color!r} must be written as #RRGGBB", field=["options", str(index), "color"]
+            )
+        cleaned.append({"value": value, "label": label, "color": color})
+    duplicates = [v for v, n in Counter(o["value"] for o in cleaned).items() if n > 1]
+    if duplicates:
+        raise UserFacingError.one(
+            f"Option values must be unique; repeated: {', '.join(duplicates)}", field=["options"]
+        )
+    return cleaned
+
+
+def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not rules:
+        return None
+    rules = {k: v for k, v in rules.items() if v is not None}
+    allowed: set[str] = set()
+    if field_type in NUMERIC_TYPES or field_type in (FieldType.DATE,):
+        allowed |= {"min", "max"}
+    if field_type in TEXT_TYPES:
+        allowed |= {"minLength", "maxLength", "pattern"}
+    unknown = set(rules) - allowed
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise UserFacingError.one(
+            f"A {field_type} field does not take {', '.join(sorted(unknown))} (accepted: {accepted})",
+            field=["validation"],
+        )
+    for bound in ("min", "max"):
+        if bound in rules:
+            if field_type == FieldType.DATE:
+                try:
+                    from services.values import parse_date
+
+                    parse_date(rules[bound])
+                except ValueError as exc:
+                    raise UserFacingError.one(f"{bound}: {exc}", field=["validation", bound]) from None
+            elif isinstance(rules[bound], bool) or not isinstance(rules[bound], int | float):
+                raise UserFacingError.one(f"{bound} must be a number", field=["validation", bound])
+    if "min" in rules and "max" in rules and rules["min"] > rules["max"]:
+        raise UserFacingError.one("min is greater than max", field=["validation"])
+    for bound in ("minLength", "maxLength"):
+        if bound in rules and (not isinstance(rules[bound], int) or rules[bound] < 0):
+            raise UserFacingError.one(f"{bound} must be a whole number ≥ 0", field=["validation", bound])
+    if "pattern" in rules:
+        pattern = rules["pattern"]
+        if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
+            raise UserFacingError.one(
+                f"pattern must be a regular expression of at most {MAX_PATTERN_LENGTH} characters",
+                field=["validation", "pattern"],
+            )
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UserFacingError.one(
+                f"pattern is not a valid regular expression: {exc}", field=["validation", "pattern"]
+            ) from None
+    return rules or None
+
+
+def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
+    """Set and check every setting of a (new or changed) definition, except the key."""
+    if spec.label is not None:
+        definition.label = check_label(spec.label, "label")
+    if spec.type is not None:
+        definition.type = spec.type
+    field_type = FieldType(definition.type)
+    for flag in ("required", "unique", "indexed"):
+        if getattr(spec, flag) is not None:
+            setattr(definition, flag, getattr(spec, flag))
+    if definition.unique and field_type in NOT_UNIQUE_TYPES:
+        raise UserFacingError.one(f"A {field_type} field cannot be unique", field=["unique"])
+    if definition.indexed and field_type in UNINDEXABLE_TYPES:
+        raise UserFacingError.one(f"A {field_type} field cannot be indexed", field=["indexed"])
+    if definition.unique:
+        definition.indexed = True  # a unique index serves filters and sorts too
+    options = spec.options if spec.options is not None else definition.options
+    definition.options = _check_options(field_type, None if "options" in spec.clear else options)
+    rules = spec.validation if spec.validation is not None else definition.validation
+    definition.validation = _check_validation(field_type, None if "validation" in spec.clear else rules)
+    currency = spec.currency if spec.currency is not None else definition.currency
+    if "currency" in spec.clear or field_type != FieldType.MONEY:
+        currency = None
+    if currency is not None and not CURRENCY_RE.match(currency):
+        raise UserFacingError.one(
+            f"The currency {currency!r} must be an ISO 4217 code such as EUR", field=["currency"]
+        )
+    definition.currency = currency
+    default = spec.default_value if spec.default_value is not None else definition.default_value
+    if "defaultValue" in spec.clear:
+        default = None
+    if default is not None:
+        if field_type == FieldType.USER:
+            raise UserFacingError.one("A USER field cannot have a default", field=["defaultValue"])
+        try:
+            default = coerce(definition, default)
+        except ValueError as exc:
+            raise UserFacingError.one(f"The default value {exc}", field=["defaultValue"]) from None
+    definition.default_value = default
+
+
+async def create_field(
+    session: AsyncSession, *, category_id: int, key: str, spec: FieldSpec, position: int | None
+) -> FieldDefinition:
+    await get_category(session, category_id)
+    check_key(key, "field")
+    existing = await fields_of(session, [category_id])
+    if any(f.key == key for f in existing):
+        raise UserFacingError.one(
+            f"The category already has a field with the key {key!r}", code=ErrorCode.DUPLICATE, field=["key"]
+        )
+    if len(existing) >= MAX_FIELDS_PER_CATEGORY:
+        raise UserFacingError.one(f"A category has at most {MAX_FIELDS_PER_CATEGORY} fields", field=["key"])
+    if spec.label is None or spec.type is None:
+        raise UserFacingError.one("A field needs a label and a type", field=["label"])
+    definition = FieldDefinition(category_id=category_id, key=key, label="", type=spec.type)
+    _apply_spec(definition, spec)
+    definition.position = position if position is not None else max((f.position for f in existing), default=-1) + 1
+    session.add(definition)
+    await session.flush()
+    if definition.unique:
+        await _refuse_duplicates(session, definition)
+    await create_field_index(session, definition)
+    return definition
+
+
+async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec) -> FieldDefinition:
+    definition = await get_field(session, field_id)
+    before = FieldDefinition.model_validate(definition.model_dump())
+    _apply_spec(definition, spec)
+    definition.updated_at = utcnow()
+    shape_changed = any(
+        getattr(before, name) != getattr(definition, name) for name in ("type", "options", "validation")
+    )
+    if shape_changed:
+        await _convert_values(session, before, definition)
+    if definition.unique and (not before.unique or before.type != definition.type):
+        await _refuse_duplicates(session, definition)
+    await session.flush()
+    index_changed = any(
+        getattr(before, name) != getattr(definition, name) for name in ("type", "unique", "indexed")
+    )
+    if index_changed:
+        await create_field_index(session, definition)
+    return definition
+
+
+async def _convert_values(session: AsyncSession, before: FieldDefinition, after: FieldDefinition) -> None:
+    """Convert every stored value to the changed definition, or refuse and say how many block it."""
+    dialect = (await session.connection()).dialect.name
+    expression = value_expression(dialect, before.key, FieldType(before.type))
+    rows = await session.execute(
+        select(Contact.id, Contact.custom_values).where(
+            Contact.category_id == before.category_id, expression.is_not(None)
+        )
+    )
+    changed: dict[int, dict[str, Any]] = {}
+    blocking: list[str] = []
+    for contact_id, values in rows:
+        stored = values.get(before.key)
+        try:
+            converted = convert(stored, before, after)
+        except ValueError as exc:
+            blocking.append(str(exc))
+            continue
+        if converted != stored or type(converted) is not type(stored):
+            changed[contact_id] = {**values, before.key: converted}
+    if blocking:
+        raise UserFacingError(
+            [
+                Problem(
+                    f"{len(blocking)} existing value(s) of {before.key!r} do not fit the new definition "
+                    f"(for example: {blocking[0]}); change or clear them first",
+                    ErrorCode.CONFLICT,
+                    ("type" if before.type != after.type else "options",),
+                )
+            ]
+        )
+    if changed:
+        await session.execute(
+            update(Contact),
+            [{"id": contact_id, "custom_values": values} for contact_id, values in changed.items()],
+        )
+
+
+async def _refuse_duplicates(session: AsyncSession, definition: FieldDefinition) -> None:
+    dialect = (await session.connection()).dialect.name
+    expression = value_expression(dialect, definition.key, FieldType(definition.type))
+    duplicates = (
+        await session.execute(
+            select(func.count()).select_from(
+                select(expression)
+                .where(
+                    Contact.category_id == definition.category_id,
+                    Contact.deleted_at.is_(None),  # type: ignore[union-attr]
+                    expression.is_not(None),
+                )
+                .group_by(expression)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+    ).scalar_one()
+    if duplicates:
+        raise UserFacingError.one(
+            f"{duplicates} value(s) of {definition.key!r} appear on more than one card; "
+            "make them unique before marking the field unique",
+            code=ErrorCode.CONFLICT,
+            field=["unique"],
+        )
+
+
+async def set_field_archived(session: AsyncSession, *, field_id: int, archived: bool) -> FieldDefinition:
+    """Archive (hide, keep values) or restore a field."""
+    definition = await get_field(session, field_id)
+    if archived and definition.archived_at is None:
+        definition.archived_at = utcnow()
+    elif not archived:
+        definition.archived_at = None
+    definition.updated_at = utcnow()
+    await session.flush()
+    return definition
+
+
+async def reorder_fields(session: AsyncSession, *, category_id: int, field_ids: Sequence[int]) -> list[FieldDefinition]:
+    await get_category(session, category_id)
+    fields = await fields_of(session, [category_id])
+    by_id = {f.id: f for f in fields}
+    active = {f.id for f in fields if f.archived_at is None}
+    given = list(field_ids)
+    if len(set(given)) != len(given) or not set(given) <= set(by_id) or not active <= set(given):
+        raise UserFacingError.one(
+            "List every active field of the category exactly once (archived fields may be included)",
+            field=["fieldIds"],
+        )
+    for position, field_id in enumerate(given):
+        by_id[field_id].position = position
+    rest = [f for f in fields if f.id not in set(given)]
+    for offset, definition in enumerate(rest, start=len(given)):
+        definition.position = offset
+    await session.flush()
+    return sorted(fields, key=lambda f: f.position)
+
+
+# --- relations ---------------------------------------------------------------------------------
+
+
+async def relations_of(session: AsyncSession, category_ids: Sequence[int]) -> list[CategoryRelation]:
+    """Relations that start or end at any of the categories."""
+    rows = await session.execute(
+        select(CategoryRelation)
+        .where(
+            or_(
+                CategoryRelation.from_category_id.in_(category_ids),  # type: ignore[attr-defined]
+                CategoryRelation.to_category_id.in_(category_ids),  # type: ignore[attr-defined]
+            )
+        )
+        .order_by(CategoryRelation.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())
+
+
+def relation_keys(relations: Sequence[CategoryRelation], category_id: int) -> set[str]:
+    """The names by which cards of a category reach their related cards."""
+    keys = {r.key for r in relations if r.from_category_id == category_id}
+    return keys | {r.inverse_key for r in relations if r.to_category_id == category_id}
+
+
+async def create_relation(
+    session: AsyncSession,
+    *,
+    key: str,
+    name: str,
+    inverse_key: str,
+    inverse_name: str,
+    from_category_id: int,
+    to_category_id: int,
+    cardinality: RelationCardinality,
+) -> CategoryRelation:
+    check_key(key, "relation")
+    check_key(inverse_key, "inverse relation", "inverseKey")
+    if key == inverse_key:
+        raise UserFacingError.one("The key and the inverse key must differ", field=["inverseKey"])
+    for category_id, field_name in ((from_category_id, "fromCategoryId"), (to_category_id, "toCategoryId")):
+        if await session.get(Category, category_id) is None:
+            raise not_found("The category", [field_name])
+    existing = await relations_of(session, [from_category_id, to_category_id])
+    if key in relation_keys(existing, from_category_id):
+        raise UserFacingError.one(
+            f"Cards of the source category already have a relation called {key!r}",
+            code=ErrorCode.DUPLICATE,
+            field=["key"],
+        )
+    if inverse_key in relation_keys(existing, to_category_id):
+        raise UserFacingError.one(
+            f"Cards of the target category already have a relation called {inverse_key!r}",
+            code=ErrorCode.DUPLICATE,
+            field=["inverseKey"],
+        )
+    relation = CategoryRelation(
+        key=key,
+        name=check_label(name, "name"),
+        inverse_key=inverse_key,
+        inverse_name=check_label(inverse_name, "inverseName"),
+        from_category_id=from_category_id,
+        to_category_id=to_category_id,
+        cardinality=cardinality,
+    )
+    session.add(relation)
+    await session.flush()
+    return relation
+
+
+async def delete_relation(session: AsyncSession, *, relation_id: int) -> None:
+    relation = await session.get(CategoryRelation, relation_id)
+    if relation is None:
+        raise not_found("The relation", ["id"])
+    await session.delete(relation)
+    await session.flush()

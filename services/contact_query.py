@@ -1,0 +1,364 @@
+"""Finding cards: filters on built-in and custom fields, text search, sorting, keyset pages."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.categories import FieldDefinition, FieldType
+from models.contacts import Contact, ContactLink
+from services.categories import fields_of
+from services.contacts import Direction
+from services.errors import BadRequestError, ErrorCode, UserFacingError
+from services.field_index import KEY_RE, category_literal, value_expression
+from services.pagination import (
+    PageRequest,
+    SortKey,
+    after_condition,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    order_by,
+)
+from services.values import TEXT_TYPES, coerce
+
+MAX_FILTER_DEPTH = 5
+MAX_CONDITIONS = 50
+MAX_SEARCH_WORDS = 8
+
+
+@dataclass
+class TextCondition:
+    eq: str | None = None
+    neq: str | None = None
+    in_: list[str] | None = None
+    contains: str | None = None
+    starts_with: str | None = None
+    is_null: bool | None = None
+
+
+@dataclass
+class TimeCondition:
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lt: datetime | None = None
+    lte: datetime | None = None
+
+
+@dataclass
+class FieldCondition:
+    key: str
+    eq: Any = None
+    neq: Any = None
+    in_: list[Any] | None = None
+    gt: Any = None
+    gte: Any = None
+    lt: Any = None
+    lte: Any = None
+    contains: str | None = None
+    is_null: bool | None = None
+
+
+@dataclass
+class ContactCondition:
+    and_: list["ContactCondition"] = field(default_factory=list)
+    or_: list["ContactCondition"] = field(default_factory=list)
+    not_: "ContactCondition | None" = None
+    name: TextCondition | None = None
+    org_number: TextCondition | None = None
+    email: TextCondition | None = None
+    city: TextCondition | None = None
+    country: TextCondition | None = None
+    created_at: TimeCondition | None = None
+    updated_at: TimeCondition | None = None
+    fields: list[FieldCondition] = field(default_factory=list)
+
+
+@dataclass
+class Ordering:
+    """Sort by a built-in ("name", "createdAt", "updatedAt") or a custom field key."""
+
+    key: str
+    descending: bool = False
+
+
+BUILT_IN_SORTS: dict[str, Any] = {
+    "name": Contact.name,
+    "createdAt": Contact.created_at,
+    "updatedAt": Contact.updated_at,
+}
+
+
+@dataclass
+class ContactPage:
+    contacts: list[Contact]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    count_query: Select[tuple[int]]
+
+    async def total_count(self, session: AsyncSession) -> int:
+        return (await session.execute(self.count_query)).scalar_one()
+
+
+class _Compiler:
+    """Turns conditions into SQL for one category, checking every key and value on the way."""
+
+    def __init__(self, dialect: str, fields: Sequence[FieldDefinition]) -> None:
+        self.dialect = dialect
+        self.fields = {f.key: f for f in fields}
+        self.count = 0
+
+    def condition(self, node: ContactCondition, path: list[str], depth: int = 0) -> ColumnElement[bool]:
+        if depth > MAX_FILTER_DEPTH:
+            raise UserFacingError.one(f"Filters nest at most {MAX_FILTER_DEPTH} levels deep", field=path)
+        terms: list[ColumnElement[bool]] = []
+        terms += [self.condition(c, [*path, "and", str(i)], depth + 1) for i, c in enumerate(node.and_)]
+        if node.or_:
+            terms.append(or_(*(self.condition(c, [*path, "or", str(i)], depth + 1) for i, c in enumerate(node.or_))))
+        if node.not_ is not None:
+            terms.append(not_(self.condition(node.not_, [*path, "not"], depth + 1)))
+        for name, column in (
+            ("name", Contact.name),
+            ("org_number", Contact.org_number),
+            ("email", Contact.email),
+            ("city", Contact.address_city),
+            ("country", Contact.address_country),
+        ):
+            if (text_condition := getattr(node, name)) is not None:
+                terms.append(self._text(column, text_condition))
+        for name, column in (("created_at", Contact.created_at), ("updated_at", Contact.updated_at)):
+            if (time_condition := getattr(node, name)) is not None:
+                terms.append(self._time(column, time_condition))
+        terms += [self._field(c, [*path, "fields", str(i)]) for i, c in enumerate(node.fields)]
+        self.count += len(terms)
+        if self.count > MAX_CONDITIONS:
+            raise UserFacingError.one(f"A filter has at most {MAX_CONDITIONS} conditions", field=path)
+        return and_(*terms) if terms else literal_column("1 = 1")  # type: ignore[return-value]
+
+    def _text(self, column: Any, c: TextCondition) -> ColumnElement[bool]:
+        terms = []
+        if c.eq is not None:
+            terms.append(column == c.eq)
+        if c.neq is not None:
+            terms.append(or_(column != c.neq, column.is_(None)))
+        if c.in_ is not None:
+            terms.append(column.in_(c.in_))
+        if c.contains is not None:
+            terms.append(column.icontains(c.contains, autoescape=True))
+        if c.starts_with is not None:
+            terms.append(column.istartswith(c.starts_with, autoescape=True))
+        if c.is_null is not None:
+            terms.append(column.is_(None) if c.is_null else column.is_not(None))
+        return and_(*terms)
+
+    def _time(self, column: Any, c: TimeCondition) -> ColumnElement[bool]:
+        terms = []
+        for op, value in (("__gt__", c.gt), ("__ge__", c.gte), ("__lt__", c.lt), ("__le__", c.lte)):
+            if value is not None:
+                terms.append(getattr(column, op)(value))
+        return and_(*terms)
+
+    def definition(self, key: str, path: list[str]) -> FieldDefinition:
+        definition = self.fields.get(key)
+        if definition is None or not KEY_RE.match(key):
+            raise UserFacingError.one(f"The category has no field {key!r}", code=ErrorCode.UNKNOWN_FIELD, field=path)
+        return definition
+
+    def _value(self, definition: FieldDefinition, value: Any, path: list[str]) -> Any:
+        try:
+            return coerce(definition, value)
+        except ValueError as exc:
+            raise UserFacingError.one(f"{definition.key}: {exc}", field=path) from None
+
+    def _field(self, c: FieldCondition, path: list[str]) -> ColumnElement[bool]:
+        definition = self.definition(c.key, [*path, "key"])
+        field_type = FieldType(definition.type)
+        if field_type == FieldType.MULTI_SELECT:
+            return self._multi_select(definition, c, path)
+        expression = value_expression(self.dialect, definition.key, field_type)
+        terms = []
+        if c.eq is not None:
+            terms.append(expression == self._value(definition, c.eq, [*path, "eq"]))
+        if c.neq is not None:
+            value = self._value(definition, c.neq, [*path, "neq"])
+            terms.append(or_(expression != value, expression.is_(None)))
+        if c.in_ is not None:
+            terms.append(expression.in_([self._value(definition, v, [*path, "in"]) for v in c.in_]))
+        for name, op in (("gt", "__gt__"), ("gte", "__ge__"), ("lt", "__lt__"), ("lte", "__le__")):
+            raw = getattr(c, name)
+            if raw is not None:
+                if field_type in (FieldType.BOOLEAN, FieldType.SELECT, FieldType.USER):
+                    raise UserFacingError.one(f"{definition.key} cannot be compared with {name}", field=[*path, name])
+                terms.append(getattr(expression, op)(self._value(definition, raw, [*path, name])))
+        if c.contains is not None:
+            if field_type not in TEXT_TYPES:
+                raise UserFacingError.one(
+                    f"contains works on text fields; {definition.key} is {field_type}", field=[*path, "contains"]
+                )
+            terms.append(expression.icontains(c.contains, autoescape=True))
+        if c.is_null is not None:
+            terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
+        return and_(*terms)
+
+    def _multi_select(self, definition: FieldDefinition, c: FieldCondition, path: list[str]) -> ColumnElement[bool]:
+        """A MULTI_SELECT value "equals" an option when it includes it."""
+
+        def has(option: Any, at: str) -> ColumnElement[bool]:
+            (value,) = self._value(definition, [option], [*path, at])
+            if self.dialect == "sqlite":
+                return exists(
+                    select(literal_column("1"))
+                    .select_from(func.json_each(Contact.custom_values, f"$.{definition.key}"))
+                    .where(literal_column("json_each.value") == value)
+                )
+            return text(f"(contact.custom_values -> '{definition.key}') ? :option").bindparams(option=value)  # type: ignore[return-value]
+
+        terms = []
+        if c.eq is not None:
+            terms.append(has(c.eq, "eq"))
+        if c.neq is not None:
+            terms.append(not_(has(c.neq, "neq")))
+        if c.in_ is not None:
+            terms.append(or_(*(has(v, "in") for v in c.in_)))
+        if c.is_null is not None:
+            expression = value_expression(self.dialect, definition.key, FieldType.MULTI_SELECT)
+            terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
+        for name in ("gt", "gte", "lt", "lte", "contains"):
+            if getattr(c, name) is not None:
+                raise UserFacingError.one(f"{definition.key} is a MULTI_SELECT and takes eq, neq, in or isNull", field=[*path, name])
+        return and_(*terms)
+
+    def sort_keys(self, ordering: Sequence[Ordering]) -> list[SortKey]:
+        keys = []
+        for i, order in enumerate(ordering):
+            if order.key in BUILT_IN_SORTS:
+                column = BUILT_IN_SORTS[order.key]
+                keys.append(SortKey(column, order.descending, is_datetime=order.key != "name"))
+                continue
+            definition = self.definition(order.key, ["orderBy", str(i), "field"])
+            if definition.type == FieldType.MULTI_SELECT:
+                raise UserFacingError.one(f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)])
+            expression = value_expression(self.dialect, definition.key, FieldType(definition.type))
+            keys.append(SortKey(expression, order.descending, nullable=True))
+        last_descending = keys[-1].descending if keys else False
+        keys.append(SortKey(Contact.id, last_descending))  # type: ignore[arg-type]
+        return keys
+
+
+def _search_terms(search: str) -> list[ColumnElement[bool]]:
+    words = search.lower().split()
+    if len(words) > MAX_SEARCH_WORDS:
+        raise UserFacingError.one(f"Search for at most {MAX_SEARCH_WORDS} words", field=["search"])
+    return [Contact.search_text.contains(word[:100], autoescape=True) for word in words]
+
+
+async def find_contacts(
+    session: AsyncSession,
+    *,
+    category_id: int,
+    condition: ContactCondition | None,
+    search: str | None,
+    ordering: Sequence[Ordering],
+    page: PageRequest,
+    include_deleted: bool = False,
+) -> ContactPage:
+    dialect = (await session.connection()).dialect.name
+    compiler = _Compiler(dialect, await fields_of(session, [category_id]))
+    where: list[ColumnElement[bool]] = [category_literal(category_id)]  # type: ignore[list-item]
+    if not include_deleted:
+        where.append(Contact.deleted_at.is_(None))  # type: ignore[union-attr]
+    if condition is not None:
+        where.append(compiler.condition(condition, ["filter"]))
+    if search:
+        where += _search_terms(search)
+    keys = compiler.sort_keys(ordering or [Ordering("name")])
+    fp = fingerprint(category_id, [(o.key, o.descending) for o in ordering])
+    reverse = page.backwards
+    query = select(Contact, *(k.expression for k in keys[:-1])).where(*where)
+    if page.cursor is not None:
+        query = query.where(after_condition(keys, decode_cursor(page.cursor, fp, keys), reverse=reverse))
+    query = query.order_by(*order_by(keys, reverse=reverse, dialect=dialect)).limit(page.size + 1)
+    rows = list((await session.execute(query)).all()) if page.size else []
+    more = len(rows) > page.size
+    rows = rows[: page.size]
+    if reverse:
+        rows.reverse()
+    contacts = [row[0] for row in rows]
+    cursors = [encode_cursor(fp, [*row[1:], row[0].id]) for row in rows]
+    return ContactPage(
+        contacts=contacts,
+        cursors=cursors,
+        has_next=more if not reverse else page.cursor is not None,
+        has_previous=more if reverse else page.cursor is not None,
+        count_query=select(func.count()).select_from(Contact).where(*where),
+    )
+
+
+# --- related cards -----------------------------------------------------------------------------
+
+
+@dataclass
+class RelatedPage:
+    contacts: list[Contact]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    total: int
+
+
+async def related_contacts(
+    session: AsyncSession, *, direction: Direction, contact_ids: Sequence[int], first: int, after: str | None
+) -> dict[int, RelatedPage]:
+    """One page of related cards for each of many cards, in one statement.
+
+    Window functions number each card's links (by the related card's id) and count them, so the
+    page limit applies per card rather than to the whole batch.
+    """
+    relation = direction.relation
+    own, other = (
+        (ContactLink.from_contact_id, ContactLink.to_contact_id)
+        if direction.forward
+        else (ContactLink.to_contact_id, ContactLink.from_contact_id)
+    )
+    fp = fingerprint("related", relation.id, direction.forward)
+    after_id = None
+    if after is not None:
+        (after_id,) = decode_cursor(after, fp, [SortKey(Contact.id)])  # type: ignore[arg-type]
+        if not isinstance(after_id, int):
+            raise BadRequestError(f"{after!r} is not a valid cursor", "INVALID_CURSOR")
+    # Rows after the cursor are numbered in a partition of their own.
+    partition = [own] if after_id is None else [own, other > after_id]
+    numbered = (
+        select(
+            own.label("owner"),  # type: ignore[attr-defined]
+            Contact.id.label("related_id"),  # type: ignore[union-attr]
+            func.row_number().over(partition_by=partition, order_by=other).label("rank"),
+            func.count().over(partition_by=own).label("total"),
+        )
+        .join(Contact, Contact.id == other)  # type: ignore[arg-type]
+        .where(ContactLink.relation_id == relation.id, own.in_(contact_ids), Contact.deleted_at.is_(None))  # type: ignore[attr-defined, union-attr]
+        .subquery()
+    )
+    query = (
+        select(numbered.c.owner, numbered.c.total, Contact)
+        .join(Contact, Contact.id == numbered.c.related_id)  # type: ignore[arg-type]
+        .where(numbered.c.rank <= first + 1)
+        .order_by(numbered.c.owner, numbered.c.rank)
+    )
+    if after_id is not None:
+        query = query.where(numbered.c.related_id > after_id)
+    pages = {cid: RelatedPage([], [], False, after_id is not None, 0) for cid in contact_ids}
+    for owner, total, contact in await session.execute(query):
+        page = pages[owner]
+        page.total = total
+        if len(page.contacts) == first:
+            page.has_next = True
+            continue
+        page.contacts.append(contact)
+        page.cursors.append(encode_cursor(fp, [contact.id]))
+    return pages

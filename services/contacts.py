@@ -1,0 +1,435 @@
+"""Contact cards, their custom values, persons, and links between cards."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.categories import Category, CategoryRelation, FieldDefinition, FieldType, RelationCardinality
+from models.contacts import Contact, ContactLink, Person
+from models.types import utcnow
+from models.users import User
+from services.auth import Viewer
+from services.categories import fields_of, relations_of
+from services.errors import ErrorCode, Problem, UserFacingError, not_found
+from services.field_index import unique_index_field_id
+from services.values import EMAIL_RE, PHONE_RE, coerce, search_words
+
+ADDRESS_FIELDS = ("address_street", "address_postal_code", "address_city", "address_region", "address_country")
+MAX_PERSONS_PER_CONTACT = 500
+
+
+# --- built-in contact details ------------------------------------------------------------------
+
+
+def _text(value: Any, field: str, max_length: int, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise UserFacingError.one(f"{field} is required", code=ErrorCode.REQUIRED, field=[field])
+        return None
+    text = str(value).strip()
+    if required and not text:
+        raise UserFacingError.one(f"{field} must not be empty", code=ErrorCode.REQUIRED, field=[field])
+    if len(text) > max_length:
+        raise UserFacingError.one(f"{field} is longer than {max_length} characters", field=[field])
+    return text or None
+
+
+def _email(value: Any, field: str) -> str | None:
+    text = _text(value, field, 320)
+    if text is not None and not EMAIL_RE.match(text):
+        raise UserFacingError.one(f"{text!r} is not an e-mail address", field=[field])
+    return text
+
+
+def _phone(value: Any, field: str) -> str | None:
+    text = _text(value, field, 64)
+    if text is not None and (not PHONE_RE.match(text) or sum(c.isdigit() for c in text) < 3):
+        raise UserFacingError.one(f"{text!r} is not a phone number", field=[field])
+    return text
+
+
+def _website(value: Any) -> str | None:
+    text = _text(value, "website", 2048)
+    if text is None:
+        return None
+    if "://" not in text:
+        text = "https://" + text  # people type "example.com"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "." not in parts.netloc:
+        raise UserFacingError.one(f"{value!r} is not a web address", field=["website"])
+    return text
+
+
+def _country(value: Any) -> str | None:
+    text = _text(value, "address.country", 2)
+    if text is not None and not (len(text) == 2 and text.isalpha()):
+        raise UserFacingError.one(
+            "The country must be an ISO 3166 two-letter code such as DE", field=["address", "country"]
+        )
+    return text.upper() if text else None
+
+
+def _apply_details(contact: Contact, details: Mapping[str, Any]) -> None:
+    """Set the built-in details present in `details` (absent: unchanged, None: cleared)."""
+    checks = {
+        "name": lambda v: _text(v, "name", 300, required=True),
+        "org_number": lambda v: _text(v, "orgNumber", 64),
+        "email": lambda v: _email(v, "email"),
+        "phone": lambda v: _phone(v, "phone"),
+        "website": _website,
+        "address_street": lambda v: _text(v, "address.street", 300),
+        "address_postal_code": lambda v: _text(v, "address.postalCode", 32),
+        "address_city": lambda v: _text(v, "address.city", 200),
+        "address_region": lambda v: _text(v, "address.region", 200),
+        "address_country": _country,
+    }
+    for name, value in details.items():
+        setattr(contact, name, checks[name](value))
+
+
+# --- custom values -----------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryShape:
+    """A category's field definitions, looked up once per write."""
+
+    category: Category
+    fields: list[FieldDefinition]
+
+    @property
+    def by_key(self) -> dict[str, FieldDefinition]:
+        return {f.key: f for f in self.fields}
+
+    @property
+    def active(self) -> list[FieldDefinition]:
+        return [f for f in self.fields if f.archived_at is None]
+
+
+async def category_shape(session: AsyncSession, category_id: int, field: str = "categoryId") -> CategoryShape:
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise not_found("The category", [field])
+    return CategoryShape(category, await fields_of(session, [category_id]))
+
+
+async def merge_values(
+    session: AsyncSession,
+    shape: CategoryShape,
+    current: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    creating: bool,
+) -> dict[str, Any]:
+    """Validate `changes` key by key and merge them into `current` (None clears a value).
+
+    Every problem is reported at once, each naming its key; nothing is written on any problem.
+    """
+    if not isinstance(changes, Mapping):
+        raise UserFacingError.one("values must be an object keyed by field key", field=["values"])
+    by_key = shape.by_key
+    merged = dict(current)
+    problems: list[Problem] = []
+    user_ids: dict[str, int] = {}
+    for key, raw in changes.items():
+        definition = by_key.get(key)
+        if definition is None:
+            problems.append(
+                Problem(
+                    f"{shape.category.name} has no field {key!r}",
+                    ErrorCode.UNKNOWN_FIELD,
+                    ("values", key),
+                )
+            )
+            continue
+        if definition.archived_at is not None:
+            problems.append(
+                Problem(f"The field {key!r} is archived; restore it to change its values", ErrorCode.ARCHIVED, ("values", key))
+            )
+            continue
+        if raw is None:
+            if definition.required:
+                problems.append(Problem(f"{definition.label} is required", ErrorCode.REQUIRED, ("values", key)))
+            merged.pop(key, None)
+            continue
+        try:
+            merged[key] = coerce(definition, raw)
+        except ValueError as exc:
+            problems.append(Problem(f"{definition.label}: {exc}", ErrorCode.INVALID, ("values", key)))
+            continue
+        if definition.type == FieldType.USER:
+            user_ids[key] = merged[key]
+    if creating:
+        for definition in shape.active:
+            if definition.key not in merged and definition.default_value is not None:
+                merged[definition.key] = definition.default_value
+            if definition.required and merged.get(definition.key) is None and definition.key not in changes:
+                problems.append(
+                    Problem(f"{definition.label} is required", ErrorCode.REQUIRED, ("values", definition.key))
+                )
+    if user_ids:
+        problems.extend(await _check_users(session, user_ids))
+    if problems:
+        raise UserFacingError(problems)
+    return merged
+
+
+async def _check_users(session: AsyncSession, user_ids: Mapping[str, int]) -> list[Problem]:
+    found = set(
+        (
+            await session.execute(
+                select(User.id).where(User.id.in_(set(user_ids.values())), User.active.is_(True))  # type: ignore[union-attr, attr-defined]
+            )
+        ).scalars()
+    )
+    return [
+        Problem(f"{key}: no active user has this ID", ErrorCode.NOT_FOUND, ("values", key))
+        for key, user_id in user_ids.items()
+        if user_id not in found
+    ]
+
+
+def search_text(contact: Contact, shape: CategoryShape) -> str:
+    parts = [contact.name, contact.org_number, contact.email]
+    for definition in shape.active:
+        parts.append(search_words(definition, contact.custom_values.get(definition.key)))
+    return " ".join(p for p in parts if p).lower()
+
+
+async def _flush_checking_unique(session: AsyncSession, shape: CategoryShape) -> None:
+    """Flush, turning a unique index violation into an error that names the field."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        field_id = unique_index_field_id(str(exc.orig))
+        definition = next((f for f in shape.fields if f.id == field_id), None)
+        if definition is None:
+            raise
+        raise UserFacingError.one(
+            f"Another card in {shape.category.name} already has this {definition.label}",
+            code=ErrorCode.DUPLICATE,
+            field=["values", definition.key],
+        ) from None
+
+
+# --- cards -------------------------------------------------------------------------------------
+
+
+async def get_contact(session: AsyncSession, contact_id: int, field: str = "id") -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise not_found("The contact", [field])
+    return contact
+
+
+async def create_contact(
+    session: AsyncSession, *, viewer: Viewer, category_id: int, details: Mapping[str, Any], values: Mapping[str, Any]
+) -> Contact:
+    shape = await category_shape(session, category_id)
+    contact = Contact(category_id=category_id, name="", created_by_id=viewer.id)
+    _apply_details(contact, {"name": None, **details})
+    contact.custom_values = await merge_values(session, shape, {}, values, creating=True)
+    contact.search_text = search_text(contact, shape)
+    session.add(contact)
+    await _flush_checking_unique(session, shape)
+    return contact
+
+
+async def update_contact(
+    session: AsyncSession, *, contact_id: int, details: Mapping[str, Any], values: Mapping[str, Any] | None
+) -> Contact:
+    contact = await get_contact(session, contact_id)
+    if contact.deleted_at is not None:
+        raise UserFacingError.one("The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"])
+    shape = await category_shape(session, contact.category_id)
+    _apply_details(contact, details)
+    if values:
+        contact.custom_values = await merge_values(session, shape, contact.custom_values, values, creating=False)
+    contact.search_text = search_text(contact, shape)
+    contact.updated_at = utcnow()
+    await _flush_checking_unique(session, shape)
+    return contact
+
+
+async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted: bool) -> Contact:
+    """Soft delete, or restore (which fails if a unique value was taken in the meantime)."""
+    contact = await get_contact(session, contact_id)
+    if deleted and contact.deleted_at is None:
+        contact.deleted_at = utcnow()
+    elif not deleted and contact.deleted_at is not None:
+        contact.deleted_at = None
+    contact.updated_at = utcnow()
+    await _flush_checking_unique(session, await category_shape(session, contact.category_id))
+    return contact
+
+
+async def contacts_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Contact]:
+    rows = await session.execute(select(Contact).where(Contact.id.in_(ids)))  # type: ignore[union-attr]
+    return list(rows.scalars())
+
+
+# --- persons -----------------------------------------------------------------------------------
+
+PERSON_CHECKS = {
+    "first_name": lambda v: _text(v, "firstName", 200),
+    "last_name": lambda v: _text(v, "lastName", 200),
+    "title": lambda v: _text(v, "title", 200),
+    "email": lambda v: _email(v, "email"),
+    "phone": lambda v: _phone(v, "phone"),
+    "mobile": lambda v: _phone(v, "mobile"),
+}
+
+
+def _apply_person(person: Person, details: Mapping[str, Any]) -> None:
+    for name, value in details.items():
+        setattr(person, name, PERSON_CHECKS[name](value))
+    if not (person.first_name or person.last_name):
+        raise UserFacingError.one("A person needs a first or a last name", code=ErrorCode.REQUIRED, field=["lastName"])
+
+
+async def create_person(session: AsyncSession, *, contact_id: int, details: Mapping[str, Any]) -> Person:
+    contact = await get_contact(session, contact_id, "contactId")
+    if contact.deleted_at is not None:
+        raise UserFacingError.one("The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"])
+    count, last = (
+        await session.execute(
+            select(func.count(), func.max(Person.position)).where(Person.contact_id == contact_id)
+        )
+    ).one()
+    if count >= MAX_PERSONS_PER_CONTACT:
+        raise UserFacingError.one(f"A card holds at most {MAX_PERSONS_PER_CONTACT} persons", field=["contactId"])
+    person = Person(contact_id=contact_id, position=(last or 0) + 1)
+    _apply_person(person, details)
+    session.add(person)
+    contact.updated_at = utcnow()
+    await session.flush()
+    return person
+
+
+async def update_person(session: AsyncSession, *, person_id: int, details: Mapping[str, Any]) -> Person:
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise not_found("The person", ["id"])
+    _apply_person(person, details)
+    person.updated_at = utcnow()
+    await session.flush()
+    return person
+
+
+async def delete_person(session: AsyncSession, *, person_id: int) -> Person:
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise not_found("The person", ["id"])
+    await session.delete(person)
+    await session.flush()
+    return person
+
+
+async def persons_of(session: AsyncSession, contact_ids: Sequence[int]) -> list[Person]:
+    rows = await session.execute(
+        select(Person)
+        .where(Person.contact_id.in_(contact_ids))  # type: ignore[attr-defined]
+        .order_by(Person.contact_id, Person.position, Person.id)  # type: ignore[arg-type]
+    )
+    return list(rows.scalars())
+
+
+# --- links between cards ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A relation as seen from one category: forward (key) or backward (inverse key)."""
+
+    relation: CategoryRelation
+    forward: bool
+
+    @property
+    def other_category_id(self) -> int:
+        return self.relation.to_category_id if self.forward else self.relation.from_category_id
+
+
+def find_direction(relations: Sequence[CategoryRelation], category_id: int, name: str) -> Direction | None:
+    for relation in relations:
+        if relation.from_category_id == category_id and relation.key == name:
+            return Direction(relation, forward=True)
+        if relation.to_category_id == category_id and relation.inverse_key == name:
+            return Direction(relation, forward=False)
+    return None
+
+
+async def resolve_direction(session: AsyncSession, category_id: int, name: str) -> Direction:
+    direction = find_direction(await relations_of(session, [category_id]), category_id, name)
+    if direction is None:
+        raise UserFacingError.one(
+            f"Cards of this category have no relation called {name!r}", code=ErrorCode.NOT_FOUND, field=["relation"]
+        )
+    return direction
+
+
+async def _link_ends(session: AsyncSession, relation_name: str, from_id: int, to_id: int) -> tuple[Direction, int, int]:
+    """The relation and the (source, target) card ids in the relation's own orientation."""
+    source = await get_contact(session, from_id, "fromId")
+    target = await get_contact(session, to_id, "toId")
+    direction = await resolve_direction(session, source.category_id, relation_name)
+    if target.category_id != direction.other_category_id:
+        raise UserFacingError.one(
+            f"The relation {relation_name!r} links to cards of another category", field=["toId"]
+        )
+    if from_id == to_id:
+        raise UserFacingError.one("A card cannot be linked to itself", field=["toId"])
+    if source.deleted_at is not None or target.deleted_at is not None:
+        raise UserFacingError.one("Deleted cards cannot be linked", code=ErrorCode.ARCHIVED, field=["toId"])
+    return (direction, from_id, to_id) if direction.forward else (direction, to_id, from_id)
+
+
+async def link_contacts(session: AsyncSession, *, viewer: Viewer, relation_name: str, from_id: int, to_id: int) -> ContactLink:
+    direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
+    relation = direction.relation
+    existing = (
+        await session.execute(
+            select(ContactLink).where(
+                ContactLink.relation_id == relation.id,
+                ContactLink.from_contact_id == parent_id,
+                ContactLink.to_contact_id == child_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise UserFacingError.one("The cards are already linked", code=ErrorCode.DUPLICATE, field=["toId"])
+    one_to_many = relation.cardinality == RelationCardinality.ONE_TO_MANY
+    link = ContactLink(
+        relation_id=relation.id,
+        from_contact_id=parent_id,
+        to_contact_id=child_id,
+        single_parent_id=child_id if one_to_many else None,
+        created_by_id=viewer.id,
+    )
+    session.add(link)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise UserFacingError.one(
+            f"The card already has a {relation.inverse_name}; a {relation.name} relation allows only one",
+            code=ErrorCode.CONFLICT,
+            field=["toId" if direction.forward else "fromId"],
+        ) from None
+    return link
+
+
+async def unlink_contacts(session: AsyncSession, *, relation_name: str, from_id: int, to_id: int) -> None:
+    direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
+    result = await session.execute(
+        delete(ContactLink).where(
+            ContactLink.relation_id == direction.relation.id,  # type: ignore[arg-type]
+            ContactLink.from_contact_id == parent_id,  # type: ignore[arg-type]
+            ContactLink.to_contact_id == child_id,  # type: ignore[arg-type]
+        )
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise UserFacingError.one("The cards are not linked", code=ErrorCode.NOT_FOUND, field=["toId"])

@@ -1,0 +1,64 @@
+"""Errors that services raise and the API shows to people.
+
+`UserFacingError` carries one or more `Problem`s: expected failures (bad input, not found,
+conflicts) that mutations turn into `userErrors` after rolling their transaction back.
+`AuthError` is for missing or insufficient credentials and becomes a top-level GraphQL error.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    IN_USE = "IN_USE"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    ARCHIVED = "ARCHIVED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    EXPIRED = "EXPIRED"
+    FORBIDDEN = "FORBIDDEN"
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    code: ErrorCode = ErrorCode.INVALID
+    field: tuple[str, ...] | None = None
+
+
+class UserFacingError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = list(problems)
+
+    @classmethod
+    def one(
+        cls, message: str, *, code: ErrorCode = ErrorCode.INVALID, field: Sequence[str] | None = None
+    ) -> "UserFacingError":
+        return cls([Problem(message, code, tuple(field) if field is not None else None)])
+
+
+def not_found(what: str, field: Sequence[str] | None = None) -> UserFacingError:
+    return UserFacingError.one(f"{what} was not found", code=ErrorCode.NOT_FOUND, field=field)
+
+
+class AuthError(Exception):
+    """Missing, invalid or insufficient credentials."""
+
+    def __init__(self, message: str, code: str = "UNAUTHENTICATED") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BadRequestError(Exception):
+    """A malformed request argument (an ID or cursor that cannot be decoded, a page too large)."""
+
+    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,91 @@
+"""SQL expressions over custom values, and the expression indexes behind indexed fields.
+
+One function writes the expression for both the index and the queries that filter or sort, so
+the database's planner matches them: `json_extract(custom_values, '$.key')` on SQLite,
+`CAST((custom_values ->> 'key') AS type)` on PostgreSQL. Keys are validated identifiers (see
+KEY_RE), which is what makes it safe to write them into SQL literally; a bound parameter would
+not match the index expression.
+
+Each index is partial on its category (`WHERE category_id = N AND deleted_at IS NULL`): a key
+that is unique in one category says nothing about another, and deleted cards neither block a
+value nor cost index space. Queries name the category as a literal for the same reason.
+"""
+
+import re
+
+from sqlalchemy import literal_column, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.categories import FieldDefinition, FieldType
+
+KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
+_INDEX_NAME_RE = re.compile(r"^(ix|uq)_cf_\d+$")
+
+_PG_CASTS = {
+    FieldType.INTEGER: "NUMERIC",
+    FieldType.NUMBER: "NUMERIC",
+    FieldType.MONEY: "NUMERIC",
+    FieldType.RATING: "NUMERIC",
+    FieldType.BOOLEAN: "BOOLEAN",
+    FieldType.USER: "BIGINT",
+}
+
+
+def is_custom_field_index(name: str) -> bool:
+    return bool(_INDEX_NAME_RE.match(name))
+
+
+def value_sql(dialect: str, key: str, field_type: FieldType, column: str) -> str:
+    if not KEY_RE.match(key):
+        raise ValueError(f"invalid field key {key!r}")
+    if dialect == "sqlite":
+        # json_extract returns native SQLite types, so numbers compare as numbers.
+        return f"json_extract({column}, '$.{key}')"
+    # Text, options, dates and UTC date-times (fixed width, so text order is time order) stay
+    # text; numbers, booleans and user ids are cast so they compare by value.
+    as_text = f"({column} ->> '{key}')"
+    cast_to = _PG_CASTS.get(field_type)
+    return f"CAST({as_text} AS {cast_to})" if cast_to else as_text
+
+
+def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnElement[object]:
+    """The typed value of a custom field of `contact`, comparable and sortable in SQL."""
+    return literal_column(value_sql(dialect, key, field_type, "contact.custom_values"))
+
+
+def category_literal(category_id: int) -> ColumnElement[object]:
+    """`contact.category_id = N` with N written out, so partial indexes on N can match."""
+    return literal_column(f"contact.category_id = {int(category_id)}")  # type: ignore[return-value]
+
+
+async def drop_field_index(session: AsyncSession, field_id: int) -> None:
+    for prefix in ("ix", "uq"):
+        await session.execute(text(f"DROP INDEX IF EXISTS {prefix}_cf_{int(field_id)}"))
+
+
+async def create_field_index(session: AsyncSession, field: FieldDefinition) -> None:
+    """(Re)create the index a field needs: unique, plain, or none (then only drop)."""
+    assert field.id is not None
+    await drop_field_index(session, field.id)
+    if not (field.unique or field.indexed):
+        return
+    dialect = (await session.connection()).dialect.name
+    expression = value_sql(dialect, field.key, FieldType(field.type), "custom_values")
+    # The id makes the index cover keyset pagination (value, id) on plain indexes.
+    columns = expression if field.unique else f"{expression}, id"
+    kind = "UNIQUE INDEX uq" if field.unique else "INDEX ix"
+    await session.execute(
+        text(
+            f"CREATE {kind}_cf_{int(field.id)} ON contact ({columns}) "
+            f"WHERE category_id = {int(field.category_id)} AND deleted_at IS NULL"
+        )
+    )
+
+
+def unique_index_field_id(error_message: str) -> int | None:
+    """The field whose unique index an IntegrityError names, if any."""
+    match = re.search(r"uq_cf_(\d+)", error_message)
+    if match:
+        return int(match.group(1))
+    return None

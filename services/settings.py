@@ -1,0 +1,80 @@
+"""Configuration: every setting is a `CRM_*` environment variable (or a line in `.env`)."""
+
+from functools import cache
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def _check_database_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # The common spelling from hosting providers: use the async driver we ship.
+        url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if not url.startswith(SUPPORTED_DATABASES):
+        raise ValueError(
+            "must start with sqlite+aiosqlite:// (for example sqlite+aiosqlite:///./var/crm.db) "
+            "or postgresql+asyncpg:// (for example postgresql+asyncpg://user@host:5432/crm)"
+        )
+    return url
+
+
+def _check_broadcast_url(url: str) -> str:
+    if not url.startswith(("memory://", "redis://", "rediss://")):
+        raise ValueError("must be memory:// (one process) or redis://host:port/db (many workers)")
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    database_url: Annotated[str, AfterValidator(_check_database_url)] = (
+        "sqlite+aiosqlite:///./var/crm.db"
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    broadcast_url: Annotated[str, AfterValidator(_check_broadcast_url)] = "memory://"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = Field(default="info", pattern="^(critical|error|warning|info|debug)$")
+    graphiql: bool = True
+
+    session_ttl_hours: int = Field(default=24 * 30, ge=1)
+    invitation_ttl_hours: int = Field(default=24 * 7, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_block_seconds: int = Field(default=30, ge=1)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+
+    max_query_depth: int = Field(default=12, ge=2)
+    max_query_tokens: int = Field(default=4000, ge=50)
+    max_query_aliases: int = Field(default=30, ge=1)
+    max_query_cost: int = Field(default=20000, ge=10)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """Configuration that cannot start the service, with a message a person can act on."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "CRM_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise SettingsError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,63 @@
+"""Managing user accounts: listing, renaming, roles and deactivation."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.types import utcnow
+from models.users import Role, User
+from services.auth import Viewer, check_name
+from services.errors import AuthError, ErrorCode, UserFacingError, not_found
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
+    rows = await session.execute(select(User).where(User.id.in_(ids)))  # type: ignore[union-attr]
+    return list(rows.scalars())
+
+
+async def list_users(session: AsyncSession, *, include_inactive: bool) -> list[User]:
+    query = select(User).order_by(User.name, User.id)  # type: ignore[arg-type]
+    if not include_inactive:
+        query = query.where(User.active.is_(True))  # type: ignore[attr-defined]
+    return list((await session.execute(query)).scalars())
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    user_id: int,
+    name: str | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> User:
+    """People may rename themselves; only admins change roles, activation or other people."""
+    if viewer.role != Role.ADMIN and (user_id != viewer.id or role is not None or active is not None):
+        raise AuthError("Only an admin can change roles, deactivate or edit other users", "FORBIDDEN")
+    user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("The user", ["id"])
+    if name is not None:
+        user.name = check_name(name)
+    demotes_admin = user.role == Role.ADMIN and (
+        (role is not None and role != Role.ADMIN) or active is False
+    )
+    if demotes_admin and await _active_admins(session) <= 1:
+        raise UserFacingError.one(
+            "This is the last active admin; make someone else admin first",
+            code=ErrorCode.CONFLICT,
+            field=["role" if role is not None else "active"],
+        )
+    if role is not None:
+        user.role = role
+    if active is not None:
+        user.active = active
+    user.updated_at = utcnow()
+    await session.flush()
+    return user
+
+
+async def _active_admins(session: AsyncSession) -> int:
+    query = select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))  # type: ignore[attr-defined]
+    return (await session.execute(query.select_from(User))).scalar_one()

@@ -1,0 +1,258 @@
+"""Validation of custom field values: the one place that knows what each FieldType accepts.
+
+`coerce` turns a value from the API into its stored JSON form or raises `ValueError` with a
+message that a person can act on; `present` turns a stored value back into its API form.
+"""
+
+import math
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from models.categories import FieldDefinition, FieldType
+from services.errors import BadRequestError
+from services.ids import decode_id, encode_id
+
+TEXT_TYPES = {FieldType.TEXT, FieldType.LONG_TEXT, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}
+NUMERIC_TYPES = {FieldType.INTEGER, FieldType.NUMBER, FieldType.MONEY, FieldType.RATING}
+# Types whose stored values are searched by `contacts(search:)`.
+SEARCHABLE_TYPES = TEXT_TYPES | {FieldType.SELECT}
+# Types that cannot be indexed or unique: arrays and long free text.
+UNINDEXABLE_TYPES = {FieldType.MULTI_SELECT, FieldType.LONG_TEXT}
+NOT_UNIQUE_TYPES = UNINDEXABLE_TYPES | {FieldType.BOOLEAN}
+
+MAX_LENGTH = {FieldType.TEXT: 1000, FieldType.LONG_TEXT: 100_000}
+DEFAULT_MAX_LENGTH = 2048
+RATING_DEFAULT_MAX = 5
+MONEY_DECIMALS = 2
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _expect_string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_describe(value)}")
+    return value
+
+
+def _expect_number(value: Any, *, integer: bool) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected {'an integer' if integer else 'a number'}, got {_describe(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"expected an integer, got {value}")
+        return int(value)
+    return value
+
+
+def parse_date(value: Any) -> date:
+    text = _expect_string(value)
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def parse_datetime(value: Any) -> datetime:
+    text = _expect_string(value)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"expected an ISO 8601 date-time such as 2026-03-01T09:30:00Z, got {text!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"the date-time {text!r} needs a time zone, for example Z or +01:00")
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    # One fixed width so that stored strings sort in time order.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _coerce_money(value: Any) -> int | float:
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected an amount such as 1250.50, got {value!r}") from None
+    else:
+        amount = Decimal(str(_expect_number(value, integer=False)))
+    if not amount.is_finite():
+        raise ValueError("expected a finite amount")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MONEY_DECIMALS:
+        raise ValueError(f"an amount has at most {MONEY_DECIMALS} decimals, got {value}")
+    if abs(amount) >= Decimal(10) ** 15:
+        raise ValueError("the amount is too large")
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def _check_text(definition: FieldDefinition, text: str) -> str:
+    rules = definition.validation or {}
+    field_type = FieldType(definition.type)
+    hard_max = MAX_LENGTH.get(field_type, DEFAULT_MAX_LENGTH)
+    if len(text) > hard_max:
+        raise ValueError(f"is longer than {hard_max} characters")
+    if (min_length := rules.get("minLength")) is not None and len(text) < min_length:
+        raise ValueError(f"must be at least {min_length} characters long")
+    if (max_length := rules.get("maxLength")) is not None and len(text) > max_length:
+        raise ValueError(f"must be at most {max_length} characters long")
+    if (pattern := rules.get("pattern")) is not None and not re.fullmatch(pattern, text):
+        raise ValueError(f"does not match the pattern {pattern}")
+    return text
+
+
+def _check_range(definition: FieldDefinition, value: Any, shown: Any = None) -> None:
+    rules = definition.validation or {}
+    shown = value if shown is None else shown
+    low, high = rules.get("min"), rules.get("max")
+    if FieldType(definition.type) == FieldType.RATING:
+        low = 1 if low is None else low
+        high = RATING_DEFAULT_MAX if high is None else high
+    if low is not None and value < low:
+        raise ValueError(f"must be at least {low}, got {shown}")
+    if high is not None and value > high:
+        raise ValueError(f"must be at most {high}, got {shown}")
+
+
+def _option_values(definition: FieldDefinition) -> list[str]:
+    return [option["value"] for option in definition.options or []]
+
+
+def _coerce_option(definition: FieldDefinition, value: Any) -> str:
+    text = _expect_string(value)
+    allowed = _option_values(definition)
+    if text not in allowed:
+        raise ValueError(f"{text!r} is not one of the options: {', '.join(allowed)}")
+    return text
+
+
+def coerce(definition: FieldDefinition, value: Any) -> Any:
+    """Validate one non-null API value against its definition; return the stored form."""
+    field_type = FieldType(definition.type)
+    match field_type:
+        case FieldType.TEXT | FieldType.LONG_TEXT:
+            return _check_text(definition, _expect_string(value))
+        case FieldType.EMAIL:
+            text = _expect_string(value).strip()
+            if not EMAIL_RE.match(text):
+                raise ValueError(f"{text!r} is not an e-mail address")
+            return _check_text(definition, text)
+        case FieldType.PHONE:
+            text = _expect_string(value).strip()
+            if not PHONE_RE.match(text) or sum(ch.isdigit() for ch in text) < 3:
+                raise ValueError(f"{text!r} is not a phone number")
+            return _check_text(definition, text)
+        case FieldType.URL:
+            text = _expect_string(value).strip()
+            parts = urlsplit(text)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{text!r} is not an http(s) URL")
+            return _check_text(definition, text)
+        case FieldType.INTEGER | FieldType.RATING:
+            number = _expect_number(value, integer=True)
+            _check_range(definition, number)
+            return number
+        case FieldType.NUMBER:
+            number = _expect_number(value, integer=False)
+            _check_range(definition, number)
+            return number
+        case FieldType.MONEY:
+            amount = _coerce_money(value)
+            _check_range(definition, amount)
+            return amount
+        case FieldType.BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {_describe(value)}")
+            return value
+        case FieldType.DATE:
+            day = parse_date(value)
+            rules = definition.validation or {}
+            bounds = {k: parse_date(rules[k]) for k in ("min", "max") if rules.get(k) is not None}
+            if "min" in bounds and day < bounds["min"]:
+                raise ValueError(f"must be on or after {bounds['min']}")
+            if "max" in bounds and day > bounds["max"]:
+                raise ValueError(f"must be on or before {bounds['max']}")
+            return day.isoformat()
+        case FieldType.DATETIME:
+            return format_datetime(parse_datetime(value))
+        case FieldType.SELECT:
+            return _coerce_option(definition, value)
+        case FieldType.MULTI_SELECT:
+            if not isinstance(value, list):
+                raise ValueError(f"expected a list of options, got {_describe(value)}")
+            chosen = [_coerce_option(definition, item) for item in value]
+            if len(set(chosen)) != len(chosen):
+                raise ValueError("lists an option more than once")
+            return chosen
+        case FieldType.USER:
+            # A user's global ID; services/contacts.py checks that the user exists.
+            try:
+                return decode_id(_expect_string(value), "User")
+            except BadRequestError as exc:
+                raise ValueError(str(exc)) from None
+    raise AssertionError(f"unhandled field type {field_type}")  # pragma: no cover
+
+
+def present(definition: FieldDefinition, stored: Any) -> Any:
+    """The API form of a stored value."""
+    if stored is None:
+        return None
+    if FieldType(definition.type) == FieldType.USER:
+        return encode_id("User", int(stored))
+    return stored
+
+
+def convert(stored: Any, old: FieldDefinition, new: FieldDefinition) -> Any:
+    """Convert a stored value to a changed field type, or raise ValueError if it cannot."""
+    value = present(old, stored)
+    new_type = FieldType(new.type)
+    if new_type in TEXT_TYPES and not isinstance(value, str):
+        if isinstance(value, list):
+            raise ValueError("a list cannot become text")
+        value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    elif new_type in NUMERIC_TYPES and isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number") from None
+        value = int(number) if number == number.to_integral_value() else float(number)
+    elif new_type == FieldType.MULTI_SELECT and isinstance(value, str):
+        value = [value]
+    elif new_type == FieldType.SELECT and isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError("only a single chosen option can become a SELECT value")
+        value = value[0]
+    elif new_type == FieldType.DATE and isinstance(value, str) and len(value) > 10:
+        value = parse_datetime(value).date().isoformat()
+    return coerce(new, value)
+
+
+def search_words(definition: FieldDefinition, stored: Any) -> str | None:
+    """The text a stored value contributes to a card's search text, if any."""
+    if stored is None or FieldType(definition.type) not in SEARCHABLE_TYPES:
+        return None
+    return str(stored)
