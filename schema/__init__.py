@@ -35,10 +35,10 @@ Mutation = merge_types("Mutation", (UserMutation, CategoryMutation, ContactMutat
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-        AddValidationRules([cost_rule(settings.max_query_cost, settings.max_page_size)]),
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: AddValidationRules([cost_rule(settings.max_query_cost, settings.max_page_size)]),
         ErrorPolicy,
         ReleaseSession,
     ]
