@@ -85,21 +85,23 @@ class BodySizeLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _BodyTooLarge
+                raise _BodyTooLargeError
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+        except _BodyTooLargeError:
             await _too_large(self.max_bytes)(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLargeError(Exception):
     pass
 
 
 def _too_large(limit: int) -> Response:
-    return JSONResponse({"errors": [{"message": f"The request body is larger than {limit} bytes"}]}, 413)
+    return JSONResponse(
+        {"errors": [{"message": f"The request body is larger than {limit} bytes"}]}, 413
+    )
 
 
 async def healthz(_request: Request) -> Response:
@@ -123,7 +125,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-        app.state.resources = Resources(engine=engine, session_factory=create_session_factory(engine))
+        app.state.resources = Resources(
+            engine=engine, session_factory=create_session_factory(engine)
+        )
         try:
             yield
         finally:
@@ -149,7 +153,9 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     print(f"CRM GraphQL API on http://{settings.host}:{settings.port}/graphql", file=sys.stderr)
     uvicorn.run(
         "server:create_app",

@@ -1,5 +1,6 @@
 """The per-request Context: database session, who is asking, DataLoaders, mutation boundary."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -43,7 +44,10 @@ class Context:
         self._viewer: Viewer | None = None
         self._auth_error: AuthError | None = None
         self._authenticated = False
-        self.loaders = Loaders(self.session)
+        # GraphQL resolves sibling fields concurrently, but a database session serves one
+        # statement at a time: every use of it goes through this lock.
+        self._lock = asyncio.Lock()
+        self.loaders = Loaders(self.read)
 
     # --- database ----------------------------------------------------------------------------
 
@@ -57,15 +61,24 @@ class Context:
             await self._session.close()
             self._session = None
 
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` with the request's session, one user of it at a time."""
+        async with self._lock:
+            return await work(self.session())
+
     async def mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
         """Run `work` in one write transaction: commit on success, roll back on any error.
 
         Expected failures come back as problems (the payload's userErrors); anything else
         propagates. DataLoaders are emptied afterwards so the payload shows committed state.
         """
+        async with self._lock:
+            return await self._mutate(work)
+
+    async def _mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
         session = self.session()
         if session.in_transaction():
-            await session.rollback()  # end the read transaction of earlier fields
+            await session.commit()  # end the read transaction of earlier fields
         await session.connection(execution_options={WRITE_TRANSACTION: True})
         try:
             value = await work(session)
@@ -77,7 +90,7 @@ class Context:
             await session.rollback()
             raise
         finally:
-            self.loaders = Loaders(self.session)
+            self.loaders = Loaders(self.read)
         return Outcome(value=value)
 
     # --- who is asking -----------------------------------------------------------------------
@@ -88,8 +101,10 @@ class Context:
         self._authenticated = True
         if self.token is None:
             return
+        # A session of its own: the viewer must outlive rollbacks of the request's session.
         try:
-            self._viewer = await authenticate(self.session(), self.token)
+            async with self.session_factory() as session:
+                self._viewer = await authenticate(session, self.token)
         except AuthError as exc:
             self._auth_error = exc
 

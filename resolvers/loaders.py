@@ -1,7 +1,7 @@
 """DataLoaders: every relation the schema exposes is batched per request, never N+1."""
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from services.contacts import Direction
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-SessionGetter = Callable[[], AsyncSession]
+Reader = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
 
 
 def _by_id(rows: Sequence[Any], keys: Sequence[int]) -> list[Any]:
@@ -35,29 +35,29 @@ def _grouped(rows: Sequence[Any], keys: Sequence[int], attribute: str) -> list[l
 class Loaders:
     """One set per request (and afresh after each mutation), so caches never go stale."""
 
-    def __init__(self, session: SessionGetter) -> None:
-        self._session = session
+    def __init__(self, read: Reader) -> None:
+        self._read = read
 
         async def load_users(ids: list[int]) -> list[User | None]:
-            return _by_id(await users.users_by_ids(session(), ids), ids)
+            return _by_id(await read(lambda s: users.users_by_ids(s, ids)), ids)
 
         async def load_categories(ids: list[int]) -> list[Category | None]:
-            return _by_id(await categories.categories_by_ids(session(), ids), ids)
+            return _by_id(await read(lambda s: categories.categories_by_ids(s, ids)), ids)
 
         async def load_fields(ids: list[int]) -> list[list[FieldDefinition]]:
-            return _grouped(await categories.fields_of(session(), ids), ids, "category_id")
+            return _grouped(await read(lambda s: categories.fields_of(s, ids)), ids, "category_id")
 
         async def load_relations(ids: list[int]) -> list[list[CategoryRelation]]:
-            rows = await categories.relations_of(session(), ids)
+            rows = await read(lambda s: categories.relations_of(s, ids))
             return [
                 [r for r in rows if key in (r.from_category_id, r.to_category_id)] for key in ids
             ]
 
         async def load_contacts(ids: list[int]) -> list[Contact | None]:
-            return _by_id(await contacts.contacts_by_ids(session(), ids), ids)
+            return _by_id(await read(lambda s: contacts.contacts_by_ids(s, ids)), ids)
 
         async def load_persons(ids: list[int]) -> list[list[Person]]:
-            return _grouped(await contacts.persons_of(session(), ids), ids, "contact_id")
+            return _grouped(await read(lambda s: contacts.persons_of(s, ids)), ids, "contact_id")
 
         self.user = DataLoader(load_users)
         self.category = DataLoader(load_categories)
@@ -79,12 +79,11 @@ class Loaders:
             directions[shape] = direction
         results: dict[tuple[Any, ...], RelatedPage] = {}
         for shape, contact_ids in shapes.items():
-            pages = await related_contacts(
-                self._session(),
-                direction=directions[shape],
-                contact_ids=contact_ids,
-                first=shape[2],
-                after=shape[3],
+            direction, first, after = directions[shape], shape[2], shape[3]
+            pages = await self._read(
+                lambda s, d=direction, ids=contact_ids, n=first, a=after: related_contacts(
+                    s, direction=d, contact_ids=ids, first=n, after=a
+                )
             )
             for contact_id, page in pages.items():
                 results[(*shape, contact_id)] = page

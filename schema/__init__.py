@@ -4,7 +4,12 @@ from typing import Any
 
 import strawberry
 from strawberry import Info
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.tools import merge_types
 
 from schema.categories import CategoryMutation, CategoryQuery

@@ -154,7 +154,10 @@ class Category(Node):
     @strawberry.field(description="Relations that start or end at this category.")
     async def relations(self, info: Info) -> list[CategoryRelation]:
         assert self._model.id is not None
-        return [CategoryRelation.of(r) for r in await context(info).loaders.relations.load(self._model.id)]
+        return [
+            CategoryRelation.of(r)
+            for r in await context(info).loaders.relations.load(self._model.id)
+        ]
 
     @strawberry.field(description="Cards of this category; see Query.contacts.")
     async def contacts(
@@ -173,7 +176,16 @@ class Category(Node):
 
         assert self._model.id is not None
         return await find_contacts(
-            info, self._model.id, first, after, last, before, filter, search, order_by, include_deleted
+            info,
+            self._model.id,
+            first,
+            after,
+            last,
+            before,
+            filter,
+            search,
+            order_by,
+            include_deleted,
         )
 
 
@@ -252,7 +264,9 @@ class FieldDefinitionCreateInput:
     position: int | None = None
 
 
-@strawberry.input(description="Omitted settings stay; null clears options, validation, default and currency.")
+@strawberry.input(
+    description="Omitted settings stay; null clears options, validation, default and currency."
+)
 class FieldDefinitionUpdateInput:
     id: strawberry.ID
     label: str | None = strawberry.UNSET
@@ -274,7 +288,9 @@ class FieldDefinitionIdInput:
 @strawberry.input
 class FieldDefinitionReorderInput:
     category_id: strawberry.ID
-    field_ids: list[strawberry.ID] = strawberry.field(description="Every active field, in the new order.")
+    field_ids: list[strawberry.ID] = strawberry.field(
+        description="Every active field, in the new order."
+    )
 
 
 @strawberry.type
@@ -293,7 +309,9 @@ class FieldDefinitionReorderPayload:
 class CategoryRelationCreateInput:
     key: str = strawberry.field(description="Name seen from the source cards, e.g. 'subsidiaries'.")
     name: str
-    inverse_key: str = strawberry.field(description="Name seen from the target cards, e.g. 'parent'.")
+    inverse_key: str = strawberry.field(
+        description="Name seen from the target cards, e.g. 'parent'."
+    )
     inverse_name: str
     from_category_id: strawberry.ID
     to_category_id: strawberry.ID
@@ -322,7 +340,9 @@ def _spec(input: FieldDefinitionCreateInput | FieldDefinitionUpdateInput) -> Fie
         if _set(value):
             setattr(spec, name, value)
     if _set(input.options) and input.options is not None:
-        spec.options = [{"value": o.value, "label": o.label, "color": o.color} for o in input.options]
+        spec.options = [
+            {"value": o.value, "label": o.label, "color": o.color} for o in input.options
+        ]
     if _set(input.validation) and input.validation is not None:
         spec.validation = input.validation.to_rules()
     if isinstance(input, FieldDefinitionUpdateInput):
@@ -351,16 +371,18 @@ class CategoryQuery:
     async def categories(self, info: Info) -> list[Category]:
         ctx = context(info)
         await ctx.require()
-        return [Category.of(c) for c in await categories.list_categories(ctx.session())]
+        return [Category.of(c) for c in await ctx.read(categories.list_categories)]
 
     @strawberry.field(description="A category by ID or by key.")
-    async def category(self, info: Info, id: strawberry.ID | None = None, key: str | None = None) -> Category | None:
+    async def category(
+        self, info: Info, id: strawberry.ID | None = None, key: str | None = None
+    ) -> Category | None:
         ctx = context(info)
         await ctx.require()
         if id is not None:
             model = await ctx.loaders.category.load(decode_id(id, "Category"))
         elif key is not None:
-            model = await categories.category_by_key(ctx.session(), key)
+            model = await ctx.read(lambda s: categories.category_by_key(s, key))
         else:
             return None
         return Category.of(model) if model else None
@@ -373,10 +395,13 @@ class CategoryMutation:
         ctx = context(info)
         await ctx.require(Role.ADMIN)
         outcome = await ctx.mutate(
-            lambda s: categories.create_category(s, key=input.key, name=input.name, description=input.description)
+            lambda s: categories.create_category(
+                s, key=input.key, name=input.name, description=input.description
+            )
         )
         return CategoryPayload(
-            category=Category.of(outcome.value) if outcome.value else None, user_errors=user_errors(outcome.problems)
+            category=Category.of(outcome.value) if outcome.value else None,
+            user_errors=user_errors(outcome.problems),
         )
 
     @strawberry.mutation
@@ -394,7 +419,8 @@ class CategoryMutation:
             )
         )
         return CategoryPayload(
-            category=Category.of(outcome.value) if outcome.value else None, user_errors=user_errors(outcome.problems)
+            category=Category.of(outcome.value) if outcome.value else None,
+            user_errors=user_errors(outcome.problems),
         )
 
     @strawberry.mutation(description="Delete a category without live cards.")
@@ -404,35 +430,52 @@ class CategoryMutation:
         category_id = decode_id(input.id, "Category")
         outcome = await ctx.mutate(lambda s: categories.delete_category(s, category_id=category_id))
         return DeletePayload(
-            deleted_id=None if outcome.problems else input.id, user_errors=user_errors(outcome.problems)
+            deleted_id=None if outcome.problems else input.id,
+            user_errors=user_errors(outcome.problems),
         )
 
     @strawberry.mutation
-    async def field_definition_create(self, info: Info, input: FieldDefinitionCreateInput) -> FieldDefinitionPayload:
+    async def field_definition_create(
+        self, info: Info, input: FieldDefinitionCreateInput
+    ) -> FieldDefinitionPayload:
         ctx = context(info)
         await ctx.require(Role.ADMIN)
         category_id = decode_id(input.category_id, "Category")
         outcome = await ctx.mutate(
             lambda s: categories.create_field(
-                s, category_id=category_id, key=input.key, spec=_spec(input), position=input.position
+                s,
+                category_id=category_id,
+                key=input.key,
+                spec=_spec(input),
+                position=input.position,
             )
         )
         return _field_payload(outcome.value, outcome.problems)
 
-    @strawberry.mutation(description="Change a field; a type change converts every value or is refused.")
-    async def field_definition_update(self, info: Info, input: FieldDefinitionUpdateInput) -> FieldDefinitionPayload:
+    @strawberry.mutation(
+        description="Change a field; a type change converts every value or is refused."
+    )
+    async def field_definition_update(
+        self, info: Info, input: FieldDefinitionUpdateInput
+    ) -> FieldDefinitionPayload:
         ctx = context(info)
         await ctx.require(Role.ADMIN)
         field_id = decode_id(input.id, "FieldDefinition")
-        outcome = await ctx.mutate(lambda s: categories.update_field(s, field_id=field_id, spec=_spec(input)))
+        outcome = await ctx.mutate(
+            lambda s: categories.update_field(s, field_id=field_id, spec=_spec(input))
+        )
         return _field_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation(description="Hide a field; its values are kept.")
-    async def field_definition_archive(self, info: Info, input: FieldDefinitionIdInput) -> FieldDefinitionPayload:
+    async def field_definition_archive(
+        self, info: Info, input: FieldDefinitionIdInput
+    ) -> FieldDefinitionPayload:
         return await _archive(info, input, archived=True)
 
     @strawberry.mutation
-    async def field_definition_restore(self, info: Info, input: FieldDefinitionIdInput) -> FieldDefinitionPayload:
+    async def field_definition_restore(
+        self, info: Info, input: FieldDefinitionIdInput
+    ) -> FieldDefinitionPayload:
         return await _archive(info, input, archived=False)
 
     @strawberry.mutation
@@ -446,8 +489,12 @@ class CategoryMutation:
         outcome = await ctx.mutate(
             lambda s: categories.reorder_fields(s, category_id=category_id, field_ids=field_ids)
         )
-        fields = [FieldDefinition.of(f) for f in outcome.value] if outcome.value is not None else None
-        return FieldDefinitionReorderPayload(fields=fields, user_errors=user_errors(outcome.problems))
+        fields = (
+            [FieldDefinition.of(f) for f in outcome.value] if outcome.value is not None else None
+        )
+        return FieldDefinitionReorderPayload(
+            fields=fields, user_errors=user_errors(outcome.problems)
+        )
 
     @strawberry.mutation
     async def category_relation_create(
@@ -473,25 +520,33 @@ class CategoryMutation:
         return CategoryRelationPayload(relation=relation, user_errors=user_errors(outcome.problems))
 
     @strawberry.mutation(description="Delete a relation and every link made with it.")
-    async def category_relation_delete(self, info: Info, input: CategoryRelationDeleteInput) -> DeletePayload:
+    async def category_relation_delete(
+        self, info: Info, input: CategoryRelationDeleteInput
+    ) -> DeletePayload:
         ctx = context(info)
         await ctx.require(Role.ADMIN)
         relation_id = decode_id(input.id, "CategoryRelation")
         outcome = await ctx.mutate(lambda s: categories.delete_relation(s, relation_id=relation_id))
         return DeletePayload(
-            deleted_id=None if outcome.problems else input.id, user_errors=user_errors(outcome.problems)
+            deleted_id=None if outcome.problems else input.id,
+            user_errors=user_errors(outcome.problems),
         )
 
 
 def _field_payload(model: FieldModel | None, problems: list[Any]) -> FieldDefinitionPayload:
     return FieldDefinitionPayload(
-        field_definition=FieldDefinition.of(model) if model else None, user_errors=user_errors(problems)
+        field_definition=FieldDefinition.of(model) if model else None,
+        user_errors=user_errors(problems),
     )
 
 
-async def _archive(info: Info, input: FieldDefinitionIdInput, *, archived: bool) -> FieldDefinitionPayload:
+async def _archive(
+    info: Info, input: FieldDefinitionIdInput, *, archived: bool
+) -> FieldDefinitionPayload:
     ctx = context(info)
     await ctx.require(Role.ADMIN)
     field_id = decode_id(input.id, "FieldDefinition")
-    outcome = await ctx.mutate(lambda s: categories.set_field_archived(s, field_id=field_id, archived=archived))
+    outcome = await ctx.mutate(
+        lambda s: categories.set_field_archived(s, field_id=field_id, archived=archived)
+    )
     return _field_payload(outcome.value, outcome.problems)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import Info
@@ -96,7 +96,13 @@ class Contact(Node):
     @strawberry.field
     def address(self) -> Address | None:
         m = self._model
-        parts = (m.address_street, m.address_postal_code, m.address_city, m.address_region, m.address_country)
+        parts = (
+            m.address_street,
+            m.address_postal_code,
+            m.address_city,
+            m.address_region,
+            m.address_country,
+        )
         if not any(parts):
             return None
         return Address(*parts)
@@ -105,7 +111,10 @@ class Contact(Node):
     async def category(self, info: Info) -> Category:
         return Category.of(await context(info).loaders.category.load(self._model.category_id))
 
-    @strawberry.field(description="Custom values keyed by field key; `keys` narrows them. Archived fields are left out.")
+    @strawberry.field(
+        description="Custom values keyed by field key; `keys` narrows them. "
+        "Archived fields are left out."
+    )
     async def values(self, info: Info, keys: list[str] | None = None) -> JSON:
         definitions = await context(info).loaders.fields.load(self._model.category_id)
         stored = self._model.custom_values
@@ -131,10 +140,16 @@ class Contact(Node):
         relations = await ctx.loaders.relations.load(self._model.category_id)
         direction = find_direction(relations, self._model.category_id, relation)
         if direction is None:
-            raise BadRequestError(f"Cards of this category have no relation called {relation!r}", "UNKNOWN_RELATION")
+            raise BadRequestError(
+                f"Cards of this category have no relation called {relation!r}", "UNKNOWN_RELATION"
+            )
         page = await ctx.loaders.related.load((direction, self._model.id, size, after))
         return ContactConnection.of(
-            page.contacts, page.cursors, has_next=page.has_next, has_previous=page.has_previous, total=page.total
+            page.contacts,
+            page.cursors,
+            has_next=page.has_next,
+            has_previous=page.has_previous,
+            total=page.total,
         )
 
     @strawberry.field
@@ -159,10 +174,19 @@ class ContactConnection:
 
     @classmethod
     def of(
-        cls, models: list[ContactModel], cursors: list[str], *, has_next: bool, has_previous: bool, total: Any
+        cls,
+        models: list[ContactModel],
+        cursors: list[str],
+        *,
+        has_next: bool,
+        has_previous: bool,
+        total: Any,
     ) -> "ContactConnection":
         return cls(
-            edges=[ContactEdge(cursor=c, node=Contact.of(m)) for m, c in zip(models, cursors, strict=True)],
+            edges=[
+                ContactEdge(cursor=c, node=Contact.of(m))
+                for m, c in zip(models, cursors, strict=True)
+            ],
             page_info=PageInfo.of(cursors, has_next=has_next, has_previous=has_previous),
             _total=total,
         )
@@ -175,7 +199,7 @@ class ContactConnection:
     async def total_count(self, info: Info) -> int:
         if isinstance(self._total, int):
             return self._total
-        count: int = await self._total.total_count(context(info).session())
+        count: int = await context(info).read(self._total.total_count)
         return count
 
 
@@ -210,7 +234,9 @@ class FieldFilter:
     gte: JSON | None = None
     lt: JSON | None = None
     lte: JSON | None = None
-    contains: str | None = strawberry.field(default=None, description="Text fields, case-insensitive.")
+    contains: str | None = strawberry.field(
+        default=None, description="Text fields, case-insensitive."
+    )
     is_null: bool | None = None
 
 
@@ -232,7 +258,9 @@ class ContactFilter:
         def text(f: StringFilter | None) -> contact_query.TextCondition | None:
             if f is None:
                 return None
-            return contact_query.TextCondition(f.eq, f.neq, f.in_, f.contains, f.starts_with, f.is_null)
+            return contact_query.TextCondition(
+                f.eq, f.neq, f.in_, f.contains, f.starts_with, f.is_null
+            )
 
         def time(f: DateTimeFilter | None) -> contact_query.TimeCondition | None:
             return contact_query.TimeCondition(f.gt, f.gte, f.lt, f.lte) if f else None
@@ -306,22 +334,32 @@ async def find_contacts(
     await ctx.require()
     page = PageRequest(first, after, last, before).checked(ctx.settings.max_page_size)
     try:
-        result = await contact_query.find_contacts(
-            ctx.session(),
-            category_id=category_id,
-            condition=filter.to_condition() if filter else None,
-            search=search,
-            ordering=_orderings(order_by),
-            page=page,
-            include_deleted=include_deleted,
+        condition = filter.to_condition() if filter else None
+        ordering = _orderings(order_by)
+        result = await ctx.read(
+            lambda s: contact_query.find_contacts(
+                s,
+                category_id=category_id,
+                condition=condition,
+                search=search,
+                ordering=ordering,
+                page=page,
+                include_deleted=include_deleted,
+            )
         )
     except UserFacingError as exc:
         # A query has no userErrors: the problem becomes a top-level error naming the input.
         problem = exc.problems[0]
         where = ".".join(problem.field or ())
-        raise BadRequestError(f"{where}: {problem.message}" if where else problem.message, problem.code) from None
+        raise BadRequestError(
+            f"{where}: {problem.message}" if where else problem.message, problem.code
+        ) from None
     return ContactConnection.of(
-        result.contacts, result.cursors, has_next=result.has_next, has_previous=result.has_previous, total=result
+        result.contacts,
+        result.cursors,
+        has_next=result.has_next,
+        has_previous=result.has_previous,
+        total=result,
     )
 
 
@@ -393,7 +431,9 @@ class ContactCreateInput:
     phone: str | None = strawberry.UNSET
     website: str | None = strawberry.UNSET
     address: AddressInput | None = strawberry.UNSET
-    values: JSON | None = strawberry.field(default=None, description="Custom values keyed by field key.")
+    values: JSON | None = strawberry.field(
+        default=None, description="Custom values keyed by field key."
+    )
     persons: list[PersonInput] | None = None
 
 
@@ -455,7 +495,9 @@ class PersonPayload:
 
 @strawberry.input
 class ContactLinkInput:
-    relation: str = strawberry.field(description="The relation's key or inverse key, as seen from `fromId`.")
+    relation: str = strawberry.field(
+        description="The relation's key or inverse key, as seen from `fromId`."
+    )
     from_id: strawberry.ID
     to_id: strawberry.ID
 
@@ -468,7 +510,9 @@ class ContactLinkPayload:
 
 
 def _contact_payload(model: ContactModel | None, problems: list[Any]) -> ContactPayload:
-    return ContactPayload(contact=Contact.of(model) if model else None, user_errors=user_errors(problems))
+    return ContactPayload(
+        contact=Contact.of(model) if model else None, user_errors=user_errors(problems)
+    )
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -476,7 +520,9 @@ def _contact_payload(model: ContactModel | None, problems: list[Any]) -> Contact
 
 @strawberry.type
 class ContactQuery:
-    @strawberry.field(description="Cards of a category: filter, search, sort and page through them.")
+    @strawberry.field(
+        description="Cards of a category: filter, search, sort and page through them."
+    )
     async def contacts(
         self,
         info: Info,
@@ -486,7 +532,10 @@ class ContactQuery:
         last: int | None = None,
         before: str | None = None,
         filter: ContactFilter | None = None,
-        search: str | None = strawberry.field(default=None, description="Words in name, org number, e-mail or text fields."),
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Words in name, org number, e-mail or text fields."),
+        ] = None,
         order_by: list[ContactOrder] | None = None,
         include_deleted: bool = False,
     ) -> ContactConnection:
@@ -522,14 +571,21 @@ class ContactMutation:
 
         async def work(session: Any) -> ContactModel:
             contact = await contacts.create_contact(
-                session, viewer=viewer, category_id=category_id, details=_details(input), values=input.values or {}
+                session,
+                viewer=viewer,
+                category_id=category_id,
+                details=_details(input),
+                values=input.values or {},
             )
             for i, details in enumerate(persons):
                 try:
                     await contacts.create_person(session, contact_id=contact.id, details=details)  # type: ignore[arg-type]
                 except UserFacingError as exc:
                     raise UserFacingError(
-                        [type(p)(p.message, p.code, ("persons", str(i), *(p.field or ()))) for p in exc.problems]
+                        [
+                            type(p)(p.message, p.code, ("persons", str(i), *(p.field or ())))
+                            for p in exc.problems
+                        ]
                     ) from None
             return contact
 
@@ -542,7 +598,9 @@ class ContactMutation:
         await ctx.require(Role.MEMBER)
         contact_id = decode_id(input.id, "Contact")
         outcome = await ctx.mutate(
-            lambda s: contacts.update_contact(s, contact_id=contact_id, details=_details(input), values=input.values)
+            lambda s: contacts.update_contact(
+                s, contact_id=contact_id, details=_details(input), values=input.values
+            )
         )
         return _contact_payload(outcome.value, outcome.problems)
 
@@ -551,7 +609,9 @@ class ContactMutation:
         ctx = context(info)
         await ctx.require(Role.MEMBER)
         contact_id = decode_id(input.id, "Contact")
-        outcome = await ctx.mutate(lambda s: contacts.set_contact_deleted(s, contact_id=contact_id, deleted=True))
+        outcome = await ctx.mutate(
+            lambda s: contacts.set_contact_deleted(s, contact_id=contact_id, deleted=True)
+        )
         return _contact_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation
@@ -559,7 +619,9 @@ class ContactMutation:
         ctx = context(info)
         await ctx.require(Role.MEMBER)
         contact_id = decode_id(input.id, "Contact")
-        outcome = await ctx.mutate(lambda s: contacts.set_contact_deleted(s, contact_id=contact_id, deleted=False))
+        outcome = await ctx.mutate(
+            lambda s: contacts.set_contact_deleted(s, contact_id=contact_id, deleted=False)
+        )
         return _contact_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation
@@ -568,9 +630,14 @@ class ContactMutation:
         await ctx.require(Role.MEMBER)
         contact_id = decode_id(input.contact_id, "Contact")
         outcome = await ctx.mutate(
-            lambda s: contacts.create_person(s, contact_id=contact_id, details=_present(input, PERSON_FIELDS))
+            lambda s: contacts.create_person(
+                s, contact_id=contact_id, details=_present(input, PERSON_FIELDS)
+            )
         )
-        return PersonPayload(person=Person.of(outcome.value) if outcome.value else None, user_errors=user_errors(outcome.problems))
+        return PersonPayload(
+            person=Person.of(outcome.value) if outcome.value else None,
+            user_errors=user_errors(outcome.problems),
+        )
 
     @strawberry.mutation
     async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonPayload:
@@ -578,9 +645,14 @@ class ContactMutation:
         await ctx.require(Role.MEMBER)
         person_id = decode_id(input.id, "Person")
         outcome = await ctx.mutate(
-            lambda s: contacts.update_person(s, person_id=person_id, details=_present(input, PERSON_FIELDS))
+            lambda s: contacts.update_person(
+                s, person_id=person_id, details=_present(input, PERSON_FIELDS)
+            )
         )
-        return PersonPayload(person=Person.of(outcome.value) if outcome.value else None, user_errors=user_errors(outcome.problems))
+        return PersonPayload(
+            person=Person.of(outcome.value) if outcome.value else None,
+            user_errors=user_errors(outcome.problems),
+        )
 
     @strawberry.mutation
     async def person_delete(self, info: Info, input: PersonDeleteInput) -> PersonPayload:
@@ -588,7 +660,10 @@ class ContactMutation:
         await ctx.require(Role.MEMBER)
         person_id = decode_id(input.id, "Person")
         outcome = await ctx.mutate(lambda s: contacts.delete_person(s, person_id=person_id))
-        return PersonPayload(person=Person.of(outcome.value) if outcome.value else None, user_errors=user_errors(outcome.problems))
+        return PersonPayload(
+            person=Person.of(outcome.value) if outcome.value else None,
+            user_errors=user_errors(outcome.problems),
+        )
 
     @strawberry.mutation(description="Link two cards through a relation.")
     async def contact_link(self, info: Info, input: ContactLinkInput) -> ContactLinkPayload:
@@ -607,10 +682,16 @@ async def _link(info: Info, input: ContactLinkInput, *, link: bool) -> ContactLi
 
     async def work(session: Any) -> tuple[ContactModel, ContactModel]:
         if link:
-            await contacts.link_contacts(session, viewer=viewer, relation_name=input.relation, from_id=from_id, to_id=to_id)
+            await contacts.link_contacts(
+                session, viewer=viewer, relation_name=input.relation, from_id=from_id, to_id=to_id
+            )
         else:
-            await contacts.unlink_contacts(session, relation_name=input.relation, from_id=from_id, to_id=to_id)
-        return await contacts.get_contact(session, from_id), await contacts.get_contact(session, to_id)
+            await contacts.unlink_contacts(
+                session, relation_name=input.relation, from_id=from_id, to_id=to_id
+            )
+        return await contacts.get_contact(session, from_id), await contacts.get_contact(
+            session, to_id
+        )
 
     outcome = await ctx.mutate(work)
     if outcome.value is None:

@@ -1,7 +1,7 @@
 """Print the schema as SDL, or check that a checked-in schema.graphql is current.
 
-    python -m schema.export > schema.graphql
-    python -m schema.export --check schema.graphql
+python -m schema.export > schema.graphql
+python -m schema.export --check schema.graphql
 """
 
 import sys

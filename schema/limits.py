@@ -49,7 +49,8 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
             if cost > max_cost:
                 self.report_error(
                     GraphQLError(
-                        f"The query costs {cost} and the limit is {max_cost}; ask for smaller pages "
+                        f"The query costs {cost} and the limit is {max_cost}; "
+                        "ask for smaller pages "
                         "or fewer nested connections",
                         node,
                         extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": max_cost},
@@ -72,7 +73,10 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
                 if isinstance(selection, FieldNode):
                     children = self._cost(selection.selection_set, seen)
                     size = self._page_size(selection)
-                    is_connection = size is not None or selection.name.value in ("contacts", "related")
+                    is_connection = size is not None or selection.name.value in (
+                        "contacts",
+                        "related",
+                    )
                     multiplier = (size or DEFAULT_PAGE_SIZE) if is_connection else 1
                     total += 1 + children * multiplier
                 elif isinstance(selection, InlineFragmentNode):

@@ -30,13 +30,13 @@ async def resolve_nodes(ctx: Context, ids: Sequence[str]) -> list[Node | None]:
                 model = await ctx.loaders.user.load(pk)
                 results.append(User.of(model) if model else None)
             case "FieldDefinition":
-                model = await ctx.session().get(FieldModel, pk)
+                model = await ctx.read(lambda s, pk=pk: s.get(FieldModel, pk))
                 results.append(FieldDefinition.of(model) if model else None)
             case "CategoryRelation":
-                model = await ctx.session().get(RelationModel, pk)
+                model = await ctx.read(lambda s, pk=pk: s.get(RelationModel, pk))
                 results.append(CategoryRelation.of(model) if model else None)
             case "Person":
-                model = await ctx.session().get(PersonModel, pk)
+                model = await ctx.read(lambda s, pk=pk: s.get(PersonModel, pk))
                 results.append(Person.of(model) if model else None)
             case _:
                 results.append(None)

@@ -43,14 +43,19 @@ class User(Node):
         viewer = await context(info).require()
         if viewer.id != self._model.id and viewer.role != RoleModel.ADMIN:
             return []
-        assert self._model.id is not None
-        return [ApiKey.of(k) for k in await auth.api_keys_of(context(info).session(), self._model.id)]
+        user_id = self._model.id
+        assert user_id is not None
+        return [
+            ApiKey.of(k) for k in await context(info).read(lambda s: auth.api_keys_of(s, user_id))
+        ]
 
 
 @strawberry.type
 class ApiKey(Node):
     name: str
-    prefix: str = strawberry.field(description="The first characters of the key, to tell keys apart.")
+    prefix: str = strawberry.field(
+        description="The first characters of the key, to tell keys apart."
+    )
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -192,13 +197,15 @@ class UserQuery:
         viewer = await ctx.require()
         if include_inactive and viewer.role != RoleModel.ADMIN:
             include_inactive = False
-        rows = await users.list_users(ctx.session(), include_inactive=include_inactive)
+        rows = await ctx.read(lambda s: users.list_users(s, include_inactive=include_inactive))
         return [User.of(u) for u in rows]
 
 
 @strawberry.type
 class UserMutation:
-    @strawberry.mutation(description="Create an account; the first one of an empty install is ADMIN.")
+    @strawberry.mutation(
+        description="Create an account; the first one of an empty install is ADMIN."
+    )
     async def sign_up(self, info: Info, input: SignUpInput) -> SessionPayload:
         ctx = context(info)
         outcome = await ctx.mutate(
@@ -227,22 +234,30 @@ class UserMutation:
         if result.problem is not None:
             return SessionPayload(user_errors=user_errors([result.problem]))
         assert result.user is not None
-        return SessionPayload(user=User.of(result.user), token=result.token, expires_at=result.expires_at)
+        return SessionPayload(
+            user=User.of(result.user), token=result.token, expires_at=result.expires_at
+        )
 
     @strawberry.mutation(description="Sign out.")
-    async def session_revoke(self, info: Info, input: SessionRevokeInput | None = None) -> SessionRevokePayload:
+    async def session_revoke(
+        self, info: Info, input: SessionRevokeInput | None = None
+    ) -> SessionRevokePayload:
         ctx = context(info)
         viewer = await ctx.require()
         token = input.token if input else None
         outcome = await ctx.mutate(lambda s: auth.revoke_session(s, viewer=viewer, token=token))
-        return SessionRevokePayload(revoked=not outcome.problems, user_errors=user_errors(outcome.problems))
+        return SessionRevokePayload(
+            revoked=not outcome.problems, user_errors=user_errors(outcome.problems)
+        )
 
     @strawberry.mutation(description="Invite someone by e-mail (admins).")
     async def user_invite(self, info: Info, input: UserInviteInput) -> UserInvitePayload:
         ctx = context(info)
         viewer = await ctx.require(RoleModel.ADMIN)
         outcome = await ctx.mutate(
-            lambda s: auth.invite(s, ctx.settings, viewer=viewer, email=input.email, role=RoleModel(input.role))
+            lambda s: auth.invite(
+                s, ctx.settings, viewer=viewer, email=input.email, role=RoleModel(input.role)
+            )
         )
         if outcome.value is None:
             return UserInvitePayload(user_errors=user_errors(outcome.problems))
@@ -272,7 +287,9 @@ class UserMutation:
         ctx = context(info)
         viewer = await ctx.require()
         outcome = await ctx.mutate(
-            lambda s: auth.create_api_key(s, viewer=viewer, name=input.name, expires_at=input.expires_at)
+            lambda s: auth.create_api_key(
+                s, viewer=viewer, name=input.name, expires_at=input.expires_at
+            )
         )
         if outcome.value is None:
             return ApiKeyCreatePayload(user_errors=user_errors(outcome.problems))
@@ -284,6 +301,8 @@ class UserMutation:
         ctx = context(info)
         viewer = await ctx.require()
         key_id = decode_id(input.id, "ApiKey")
-        outcome = await ctx.mutate(lambda s: auth.revoke_api_key(s, viewer=viewer, api_key_id=key_id))
+        outcome = await ctx.mutate(
+            lambda s: auth.revoke_api_key(s, viewer=viewer, api_key_id=key_id)
+        )
         api_key = ApiKey.of(outcome.value) if outcome.value else None
         return ApiKeyPayload(api_key=api_key, user_errors=user_errors(outcome.problems))

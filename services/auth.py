@@ -207,7 +207,9 @@ async def _usable_invitation(session: AsyncSession, token: str) -> Invitation:
         )
     if invitation.accepted_at is not None:
         raise UserFacingError.one(
-            "The invitation has already been used", code=ErrorCode.CONFLICT, field=["invitationToken"]
+            "The invitation has already been used",
+            code=ErrorCode.CONFLICT,
+            field=["invitationToken"],
         )
     if invitation.expires_at <= utcnow():
         raise UserFacingError.one(

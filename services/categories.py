@@ -9,12 +9,25 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.categories import Category, CategoryRelation, FieldDefinition, FieldType, RelationCardinality
+from models.categories import (
+    Category,
+    CategoryRelation,
+    FieldDefinition,
+    FieldType,
+    RelationCardinality,
+)
 from models.contacts import Contact
 from models.types import utcnow
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import KEY_RE, create_field_index, drop_field_index, value_expression
-from services.values import NOT_UNIQUE_TYPES, NUMERIC_TYPES, TEXT_TYPES, UNINDEXABLE_TYPES, coerce, convert
+from services.values import (
+    NOT_UNIQUE_TYPES,
+    NUMERIC_TYPES,
+    TEXT_TYPES,
+    UNINDEXABLE_TYPES,
+    coerce,
+    convert,
+)
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -72,9 +85,13 @@ async def create_category(
     check_key(key, "category")
     if await category_by_key(session, key) is not None:
         raise UserFacingError.one(
-            f"A category with the key {key!r} already exists", code=ErrorCode.DUPLICATE, field=["key"]
+            f"A category with the key {key!r} already exists",
+            code=ErrorCode.DUPLICATE,
+            field=["key"],
         )
-    category = Category(key=key, name=check_label(name, "name"), description=_description(description))
+    category = Category(
+        key=key, name=check_label(name, "name"), description=_description(description)
+    )
     session.add(category)
     await session.flush()
     return category
@@ -82,12 +99,19 @@ async def create_category(
 
 def _description(description: str | None) -> str | None:
     if description is not None and len(description) > 2000:
-        raise UserFacingError.one("The description is longer than 2000 characters", field=["description"])
+        raise UserFacingError.one(
+            "The description is longer than 2000 characters", field=["description"]
+        )
     return description
 
 
 async def update_category(
-    session: AsyncSession, *, category_id: int, name: str | None, description: str | None, clear_description: bool
+    session: AsyncSession,
+    *,
+    category_id: int,
+    name: str | None,
+    description: str | None,
+    clear_description: bool,
 ) -> Category:
     category = await get_category(session, category_id)
     if name is not None:
@@ -104,8 +128,11 @@ async def delete_category(session: AsyncSession, *, category_id: int) -> None:
     category = await get_category(session, category_id)
     live = (
         await session.execute(
-            select(func.count()).select_from(Contact).where(
-                Contact.category_id == category_id, Contact.deleted_at.is_(None)  # type: ignore[union-attr]
+            select(func.count())
+            .select_from(Contact)
+            .where(
+                Contact.category_id == category_id,
+                Contact.deleted_at.is_(None),  # type: ignore[union-attr]
             )
         )
     ).scalar_one()
@@ -116,7 +143,9 @@ async def delete_category(session: AsyncSession, *, category_id: int) -> None:
             field=["id"],
         )
     field_ids = (
-        await session.execute(select(FieldDefinition.id).where(FieldDefinition.category_id == category_id))
+        await session.execute(
+            select(FieldDefinition.id).where(FieldDefinition.category_id == category_id)
+        )
     ).scalars()
     for field_id in field_ids:
         assert field_id is not None
@@ -162,15 +191,20 @@ class FieldSpec:
     clear: set[str] = field(default_factory=set)  # names of settings to reset to nothing
 
 
-def _check_options(field_type: FieldType, options: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+def _check_options(
+    field_type: FieldType, options: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
     if field_type not in (FieldType.SELECT, FieldType.MULTI_SELECT):
         if options:
             raise UserFacingError.one(
-                f"Only SELECT and MULTI_SELECT fields have options, not {field_type}", field=["options"]
+                f"Only SELECT and MULTI_SELECT fields have options, not {field_type}",
+                field=["options"],
             )
         return None
     if not options:
-        raise UserFacingError.one(f"A {field_type} field needs at least one option", field=["options"])
+        raise UserFacingError.one(
+            f"A {field_type} field needs at least one option", field=["options"]
+        )
     if len(options) > MAX_OPTIONS:
         raise UserFacingError.one(f"A field has at most {MAX_OPTIONS} options", field=["options"])
     cleaned = []
@@ -178,13 +212,15 @@ def _check_options(field_type: FieldType, options: list[dict[str, Any]] | None) 
         value = str(option.get("value") or "").strip()
         if not value or len(value) > 100:
             raise UserFacingError.one(
-                "An option value must be 1 to 100 characters long", field=["options", str(index), "value"]
+                "An option value must be 1 to 100 characters long",
+                field=["options", str(index), "value"],
             )
         label = str(option.get("label") or value).strip()[:200]
         color = option.get("color")
         if color is not None and not COLOR_RE.match(color):
             raise UserFacingError.one(
-                f"The colour {color!r} must be written as #RRGGBB", field=["options", str(index), "color"]
+                f"The colour {color!r} must be written as #RRGGBB",
+                field=["options", str(index), "color"],
             )
         cleaned.append({"value": value, "label": label, "color": color})
     duplicates = [v for v, n in Counter(o["value"] for o in cleaned).items() if n > 1]
@@ -208,7 +244,8 @@ def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> di
     if unknown:
         accepted = ", ".join(sorted(allowed)) or "none"
         raise UserFacingError.one(
-            f"A {field_type} field does not take {', '.join(sorted(unknown))} (accepted: {accepted})",
+            f"A {field_type} field does not take {', '.join(sorted(unknown))} "
+            f"(accepted: {accepted})",
             field=["validation"],
         )
     for bound in ("min", "max"):
@@ -219,14 +256,18 @@ def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> di
 
                     parse_date(rules[bound])
                 except ValueError as exc:
-                    raise UserFacingError.one(f"{bound}: {exc}", field=["validation", bound]) from None
+                    raise UserFacingError.one(
+                        f"{bound}: {exc}", field=["validation", bound]
+                    ) from None
             elif isinstance(rules[bound], bool) or not isinstance(rules[bound], int | float):
                 raise UserFacingError.one(f"{bound} must be a number", field=["validation", bound])
     if "min" in rules and "max" in rules and rules["min"] > rules["max"]:
         raise UserFacingError.one("min is greater than max", field=["validation"])
     for bound in ("minLength", "maxLength"):
         if bound in rules and (not isinstance(rules[bound], int) or rules[bound] < 0):
-            raise UserFacingError.one(f"{bound} must be a whole number ≥ 0", field=["validation", bound])
+            raise UserFacingError.one(
+                f"{bound} must be a whole number ≥ 0", field=["validation", bound]
+            )
     if "pattern" in rules:
         pattern = rules["pattern"]
         if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
@@ -262,7 +303,9 @@ def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
     options = spec.options if spec.options is not None else definition.options
     definition.options = _check_options(field_type, None if "options" in spec.clear else options)
     rules = spec.validation if spec.validation is not None else definition.validation
-    definition.validation = _check_validation(field_type, None if "validation" in spec.clear else rules)
+    definition.validation = _check_validation(
+        field_type, None if "validation" in spec.clear else rules
+    )
     currency = spec.currency if spec.currency is not None else definition.currency
     if "currency" in spec.clear or field_type != FieldType.MONEY:
         currency = None
@@ -292,15 +335,21 @@ async def create_field(
     existing = await fields_of(session, [category_id])
     if any(f.key == key for f in existing):
         raise UserFacingError.one(
-            f"The category already has a field with the key {key!r}", code=ErrorCode.DUPLICATE, field=["key"]
+            f"The category already has a field with the key {key!r}",
+            code=ErrorCode.DUPLICATE,
+            field=["key"],
         )
     if len(existing) >= MAX_FIELDS_PER_CATEGORY:
-        raise UserFacingError.one(f"A category has at most {MAX_FIELDS_PER_CATEGORY} fields", field=["key"])
+        raise UserFacingError.one(
+            f"A category has at most {MAX_FIELDS_PER_CATEGORY} fields", field=["key"]
+        )
     if spec.label is None or spec.type is None:
         raise UserFacingError.one("A field needs a label and a type", field=["label"])
     definition = FieldDefinition(category_id=category_id, key=key, label="", type=spec.type)
     _apply_spec(definition, spec)
-    definition.position = position if position is not None else max((f.position for f in existing), default=-1) + 1
+    definition.position = (
+        position if position is not None else max((f.position for f in existing), default=-1) + 1
+    )
     session.add(definition)
     await session.flush()
     if definition.unique:
@@ -315,7 +364,8 @@ async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec)
     _apply_spec(definition, spec)
     definition.updated_at = utcnow()
     shape_changed = any(
-        getattr(before, name) != getattr(definition, name) for name in ("type", "options", "validation")
+        getattr(before, name) != getattr(definition, name)
+        for name in ("type", "options", "validation")
     )
     if shape_changed:
         await _convert_values(session, before, definition)
@@ -330,7 +380,9 @@ async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec)
     return definition
 
 
-async def _convert_values(session: AsyncSession, before: FieldDefinition, after: FieldDefinition) -> None:
+async def _convert_values(
+    session: AsyncSession, before: FieldDefinition, after: FieldDefinition
+) -> None:
     """Convert every stored value to the changed definition, or refuse and say how many block it."""
     dialect = (await session.connection()).dialect.name
     expression = value_expression(dialect, before.key, FieldType(before.type))
@@ -354,7 +406,8 @@ async def _convert_values(session: AsyncSession, before: FieldDefinition, after:
         raise UserFacingError(
             [
                 Problem(
-                    f"{len(blocking)} existing value(s) of {before.key!r} do not fit the new definition "
+                    f"{len(blocking)} existing value(s) of {before.key!r} do not fit the new "
+                    "definition "
                     f"(for example: {blocking[0]}); change or clear them first",
                     ErrorCode.CONFLICT,
                     ("type" if before.type != after.type else "options",),
@@ -395,7 +448,9 @@ async def _refuse_duplicates(session: AsyncSession, definition: FieldDefinition)
         )
 
 
-async def set_field_archived(session: AsyncSession, *, field_id: int, archived: bool) -> FieldDefinition:
+async def set_field_archived(
+    session: AsyncSession, *, field_id: int, archived: bool
+) -> FieldDefinition:
     """Archive (hide, keep values) or restore a field."""
     definition = await get_field(session, field_id)
     if archived and definition.archived_at is None:
@@ -407,7 +462,9 @@ async def set_field_archived(session: AsyncSession, *, field_id: int, archived: 
     return definition
 
 
-async def reorder_fields(session: AsyncSession, *, category_id: int, field_ids: Sequence[int]) -> list[FieldDefinition]:
+async def reorder_fields(
+    session: AsyncSession, *, category_id: int, field_ids: Sequence[int]
+) -> list[FieldDefinition]:
     await get_category(session, category_id)
     fields = await fields_of(session, [category_id])
     by_id = {f.id: f for f in fields}
@@ -415,7 +472,8 @@ async def reorder_fields(session: AsyncSession, *, category_id: int, field_ids: 
     given = list(field_ids)
     if len(set(given)) != len(given) or not set(given) <= set(by_id) or not active <= set(given):
         raise UserFacingError.one(
-            "List every active field of the category exactly once (archived fields may be included)",
+            "List every active field of the category exactly once "
+            "(archived fields may be included)",
             field=["fieldIds"],
         )
     for position, field_id in enumerate(given):
@@ -430,7 +488,9 @@ async def reorder_fields(session: AsyncSession, *, category_id: int, field_ids: 
 # --- relations ---------------------------------------------------------------------------------
 
 
-async def relations_of(session: AsyncSession, category_ids: Sequence[int]) -> list[CategoryRelation]:
+async def relations_of(
+    session: AsyncSession, category_ids: Sequence[int]
+) -> list[CategoryRelation]:
     """Relations that start or end at any of the categories."""
     rows = await session.execute(
         select(CategoryRelation)
@@ -466,7 +526,10 @@ async def create_relation(
     check_key(inverse_key, "inverse relation", "inverseKey")
     if key == inverse_key:
         raise UserFacingError.one("The key and the inverse key must differ", field=["inverseKey"])
-    for category_id, field_name in ((from_category_id, "fromCategoryId"), (to_category_id, "toCategoryId")):
+    for category_id, field_name in (
+        (from_category_id, "fromCategoryId"),
+        (to_category_id, "toCategoryId"),
+    ):
         if await session.get(Category, category_id) is None:
             raise not_found("The category", [field_name])
     existing = await relations_of(session, [from_category_id, to_category_id])

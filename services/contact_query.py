@@ -113,13 +113,26 @@ class _Compiler:
         self.fields = {f.key: f for f in fields}
         self.count = 0
 
-    def condition(self, node: ContactCondition, path: list[str], depth: int = 0) -> ColumnElement[bool]:
+    def condition(
+        self, node: ContactCondition, path: list[str], depth: int = 0
+    ) -> ColumnElement[bool]:
         if depth > MAX_FILTER_DEPTH:
-            raise UserFacingError.one(f"Filters nest at most {MAX_FILTER_DEPTH} levels deep", field=path)
+            raise UserFacingError.one(
+                f"Filters nest at most {MAX_FILTER_DEPTH} levels deep", field=path
+            )
         terms: list[ColumnElement[bool]] = []
-        terms += [self.condition(c, [*path, "and", str(i)], depth + 1) for i, c in enumerate(node.and_)]
+        terms += [
+            self.condition(c, [*path, "and", str(i)], depth + 1) for i, c in enumerate(node.and_)
+        ]
         if node.or_:
-            terms.append(or_(*(self.condition(c, [*path, "or", str(i)], depth + 1) for i, c in enumerate(node.or_))))
+            terms.append(
+                or_(
+                    *(
+                        self.condition(c, [*path, "or", str(i)], depth + 1)
+                        for i, c in enumerate(node.or_)
+                    )
+                )
+            )
         if node.not_ is not None:
             terms.append(not_(self.condition(node.not_, [*path, "not"], depth + 1)))
         for name, column in (
@@ -131,13 +144,18 @@ class _Compiler:
         ):
             if (text_condition := getattr(node, name)) is not None:
                 terms.append(self._text(column, text_condition))
-        for name, column in (("created_at", Contact.created_at), ("updated_at", Contact.updated_at)):
+        for name, column in (
+            ("created_at", Contact.created_at),
+            ("updated_at", Contact.updated_at),
+        ):
             if (time_condition := getattr(node, name)) is not None:
                 terms.append(self._time(column, time_condition))
         terms += [self._field(c, [*path, "fields", str(i)]) for i, c in enumerate(node.fields)]
         self.count += len(terms)
         if self.count > MAX_CONDITIONS:
-            raise UserFacingError.one(f"A filter has at most {MAX_CONDITIONS} conditions", field=path)
+            raise UserFacingError.one(
+                f"A filter has at most {MAX_CONDITIONS} conditions", field=path
+            )
         return and_(*terms) if terms else literal_column("1 = 1")  # type: ignore[return-value]
 
     def _text(self, column: Any, c: TextCondition) -> ColumnElement[bool]:
@@ -166,7 +184,9 @@ class _Compiler:
     def definition(self, key: str, path: list[str]) -> FieldDefinition:
         definition = self.fields.get(key)
         if definition is None or not KEY_RE.match(key):
-            raise UserFacingError.one(f"The category has no field {key!r}", code=ErrorCode.UNKNOWN_FIELD, field=path)
+            raise UserFacingError.one(
+                f"The category has no field {key!r}", code=ErrorCode.UNKNOWN_FIELD, field=path
+            )
         return definition
 
     def _value(self, definition: FieldDefinition, value: Any, path: list[str]) -> Any:
@@ -193,19 +213,24 @@ class _Compiler:
             raw = getattr(c, name)
             if raw is not None:
                 if field_type in (FieldType.BOOLEAN, FieldType.SELECT, FieldType.USER):
-                    raise UserFacingError.one(f"{definition.key} cannot be compared with {name}", field=[*path, name])
+                    raise UserFacingError.one(
+                        f"{definition.key} cannot be compared with {name}", field=[*path, name]
+                    )
                 terms.append(getattr(expression, op)(self._value(definition, raw, [*path, name])))
         if c.contains is not None:
             if field_type not in TEXT_TYPES:
                 raise UserFacingError.one(
-                    f"contains works on text fields; {definition.key} is {field_type}", field=[*path, "contains"]
+                    f"contains works on text fields; {definition.key} is {field_type}",
+                    field=[*path, "contains"],
                 )
             terms.append(expression.icontains(c.contains, autoescape=True))
         if c.is_null is not None:
             terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
         return and_(*terms)
 
-    def _multi_select(self, definition: FieldDefinition, c: FieldCondition, path: list[str]) -> ColumnElement[bool]:
+    def _multi_select(
+        self, definition: FieldDefinition, c: FieldCondition, path: list[str]
+    ) -> ColumnElement[bool]:
         """A MULTI_SELECT value "equals" an option when it includes it."""
 
         def has(option: Any, at: str) -> ColumnElement[bool]:
@@ -216,7 +241,9 @@ class _Compiler:
                     .select_from(func.json_each(Contact.custom_values, f"$.{definition.key}"))
                     .where(literal_column("json_each.value") == value)
                 )
-            return text(f"(contact.custom_values -> '{definition.key}') ? :option").bindparams(option=value)  # type: ignore[return-value]
+            return text(f"(contact.custom_values -> '{definition.key}') ? :option").bindparams(
+                option=value
+            )  # type: ignore[return-value]
 
         terms = []
         if c.eq is not None:
@@ -230,7 +257,10 @@ class _Compiler:
             terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
         for name in ("gt", "gte", "lt", "lte", "contains"):
             if getattr(c, name) is not None:
-                raise UserFacingError.one(f"{definition.key} is a MULTI_SELECT and takes eq, neq, in or isNull", field=[*path, name])
+                raise UserFacingError.one(
+                    f"{definition.key} is a MULTI_SELECT and takes eq, neq, in or isNull",
+                    field=[*path, name],
+                )
         return and_(*terms)
 
     def sort_keys(self, ordering: Sequence[Ordering]) -> list[SortKey]:
@@ -242,7 +272,9 @@ class _Compiler:
                 continue
             definition = self.definition(order.key, ["orderBy", str(i), "field"])
             if definition.type == FieldType.MULTI_SELECT:
-                raise UserFacingError.one(f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)])
+                raise UserFacingError.one(
+                    f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)]
+                )
             expression = value_expression(self.dialect, definition.key, FieldType(definition.type))
             keys.append(SortKey(expression, order.descending, nullable=True))
         last_descending = keys[-1].descending if keys else False
@@ -281,7 +313,9 @@ async def find_contacts(
     reverse = page.backwards
     query = select(Contact, *(k.expression for k in keys[:-1])).where(*where)
     if page.cursor is not None:
-        query = query.where(after_condition(keys, decode_cursor(page.cursor, fp, keys), reverse=reverse))
+        query = query.where(
+            after_condition(keys, decode_cursor(page.cursor, fp, keys), reverse=reverse)
+        )
     query = query.order_by(*order_by(keys, reverse=reverse, dialect=dialect)).limit(page.size + 1)
     rows = list((await session.execute(query)).all()) if page.size else []
     more = len(rows) > page.size
@@ -312,7 +346,12 @@ class RelatedPage:
 
 
 async def related_contacts(
-    session: AsyncSession, *, direction: Direction, contact_ids: Sequence[int], first: int, after: str | None
+    session: AsyncSession,
+    *,
+    direction: Direction,
+    contact_ids: Sequence[int],
+    first: int,
+    after: str | None,
 ) -> dict[int, RelatedPage]:
     """One page of related cards for each of many cards, in one statement.
 
@@ -341,7 +380,11 @@ async def related_contacts(
             func.count().over(partition_by=own).label("total"),
         )
         .join(Contact, Contact.id == other)  # type: ignore[arg-type]
-        .where(ContactLink.relation_id == relation.id, own.in_(contact_ids), Contact.deleted_at.is_(None))  # type: ignore[attr-defined, union-attr]
+        .where(
+            ContactLink.relation_id == relation.id,
+            own.in_(contact_ids),
+            Contact.deleted_at.is_(None),
+        )  # type: ignore[attr-defined, union-attr]
         .subquery()
     )
     query = (

@@ -9,7 +9,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.categories import Category, CategoryRelation, FieldDefinition, FieldType, RelationCardinality
+from models.categories import (
+    Category,
+    CategoryRelation,
+    FieldDefinition,
+    FieldType,
+    RelationCardinality,
+)
 from models.contacts import Contact, ContactLink, Person
 from models.types import utcnow
 from models.users import User
@@ -19,7 +25,13 @@ from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
 from services.values import EMAIL_RE, PHONE_RE, coerce, search_words
 
-ADDRESS_FIELDS = ("address_street", "address_postal_code", "address_city", "address_region", "address_country")
+ADDRESS_FIELDS = (
+    "address_street",
+    "address_postal_code",
+    "address_city",
+    "address_region",
+    "address_country",
+)
 MAX_PERSONS_PER_CONTACT = 500
 
 
@@ -29,11 +41,15 @@ MAX_PERSONS_PER_CONTACT = 500
 def _text(value: Any, field: str, max_length: int, *, required: bool = False) -> str | None:
     if value is None:
         if required:
-            raise UserFacingError.one(f"{field} is required", code=ErrorCode.REQUIRED, field=[field])
+            raise UserFacingError.one(
+                f"{field} is required", code=ErrorCode.REQUIRED, field=[field]
+            )
         return None
     text = str(value).strip()
     if required and not text:
-        raise UserFacingError.one(f"{field} must not be empty", code=ErrorCode.REQUIRED, field=[field])
+        raise UserFacingError.one(
+            f"{field} must not be empty", code=ErrorCode.REQUIRED, field=[field]
+        )
     if len(text) > max_length:
         raise UserFacingError.one(f"{field} is longer than {max_length} characters", field=[field])
     return text or None
@@ -69,7 +85,8 @@ def _country(value: Any) -> str | None:
     text = _text(value, "address.country", 2)
     if text is not None and not (len(text) == 2 and text.isalpha()):
         raise UserFacingError.one(
-            "The country must be an ISO 3166 two-letter code such as DE", field=["address", "country"]
+            "The country must be an ISO 3166 two-letter code such as DE",
+            field=["address", "country"],
         )
     return text.upper() if text else None
 
@@ -111,7 +128,9 @@ class CategoryShape:
         return [f for f in self.fields if f.archived_at is None]
 
 
-async def category_shape(session: AsyncSession, category_id: int, field: str = "categoryId") -> CategoryShape:
+async def category_shape(
+    session: AsyncSession, category_id: int, field: str = "categoryId"
+) -> CategoryShape:
     category = await session.get(Category, category_id)
     if category is None:
         raise not_found("The category", [field])
@@ -149,18 +168,26 @@ async def merge_values(
             continue
         if definition.archived_at is not None:
             problems.append(
-                Problem(f"The field {key!r} is archived; restore it to change its values", ErrorCode.ARCHIVED, ("values", key))
+                Problem(
+                    f"The field {key!r} is archived; restore it to change its values",
+                    ErrorCode.ARCHIVED,
+                    ("values", key),
+                )
             )
             continue
         if raw is None:
             if definition.required:
-                problems.append(Problem(f"{definition.label} is required", ErrorCode.REQUIRED, ("values", key)))
+                problems.append(
+                    Problem(f"{definition.label} is required", ErrorCode.REQUIRED, ("values", key))
+                )
             merged.pop(key, None)
             continue
         try:
             merged[key] = coerce(definition, raw)
         except ValueError as exc:
-            problems.append(Problem(f"{definition.label}: {exc}", ErrorCode.INVALID, ("values", key)))
+            problems.append(
+                Problem(f"{definition.label}: {exc}", ErrorCode.INVALID, ("values", key))
+            )
             continue
         if definition.type == FieldType.USER:
             user_ids[key] = merged[key]
@@ -168,9 +195,17 @@ async def merge_values(
         for definition in shape.active:
             if definition.key not in merged and definition.default_value is not None:
                 merged[definition.key] = definition.default_value
-            if definition.required and merged.get(definition.key) is None and definition.key not in changes:
+            if (
+                definition.required
+                and merged.get(definition.key) is None
+                and definition.key not in changes
+            ):
                 problems.append(
-                    Problem(f"{definition.label} is required", ErrorCode.REQUIRED, ("values", definition.key))
+                    Problem(
+                        f"{definition.label} is required",
+                        ErrorCode.REQUIRED,
+                        ("values", definition.key),
+                    )
                 )
     if user_ids:
         problems.extend(await _check_users(session, user_ids))
@@ -203,17 +238,20 @@ def search_text(contact: Contact, shape: CategoryShape) -> str:
 
 async def _flush_checking_unique(session: AsyncSession, shape: CategoryShape) -> None:
     """Flush, turning a unique index violation into an error that names the field."""
+    # Read before flushing: a failed flush expires every loaded object.
+    unique_fields = {f.id: (f.key, f.label) for f in shape.fields if f.unique}
+    category_name = shape.category.name
     try:
         await session.flush()
     except IntegrityError as exc:
-        field_id = unique_index_field_id(str(exc.orig))
-        definition = next((f for f in shape.fields if f.id == field_id), None)
-        if definition is None:
+        field = unique_fields.get(unique_index_field_id(str(exc.orig)))
+        if field is None:
             raise
+        key, label = field
         raise UserFacingError.one(
-            f"Another card in {shape.category.name} already has this {definition.label}",
+            f"Another card in {category_name} already has this {label}",
             code=ErrorCode.DUPLICATE,
-            field=["values", definition.key],
+            field=["values", key],
         ) from None
 
 
@@ -228,7 +266,12 @@ async def get_contact(session: AsyncSession, contact_id: int, field: str = "id")
 
 
 async def create_contact(
-    session: AsyncSession, *, viewer: Viewer, category_id: int, details: Mapping[str, Any], values: Mapping[str, Any]
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    category_id: int,
+    details: Mapping[str, Any],
+    values: Mapping[str, Any],
 ) -> Contact:
     shape = await category_shape(session, category_id)
     contact = Contact(category_id=category_id, name="", created_by_id=viewer.id)
@@ -241,15 +284,23 @@ async def create_contact(
 
 
 async def update_contact(
-    session: AsyncSession, *, contact_id: int, details: Mapping[str, Any], values: Mapping[str, Any] | None
+    session: AsyncSession,
+    *,
+    contact_id: int,
+    details: Mapping[str, Any],
+    values: Mapping[str, Any] | None,
 ) -> Contact:
     contact = await get_contact(session, contact_id)
     if contact.deleted_at is not None:
-        raise UserFacingError.one("The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"])
+        raise UserFacingError.one(
+            "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"]
+        )
     shape = await category_shape(session, contact.category_id)
     _apply_details(contact, details)
     if values:
-        contact.custom_values = await merge_values(session, shape, contact.custom_values, values, creating=False)
+        contact.custom_values = await merge_values(
+            session, shape, contact.custom_values, values, creating=False
+        )
     contact.search_text = search_text(contact, shape)
     contact.updated_at = utcnow()
     await _flush_checking_unique(session, shape)
@@ -289,20 +340,28 @@ def _apply_person(person: Person, details: Mapping[str, Any]) -> None:
     for name, value in details.items():
         setattr(person, name, PERSON_CHECKS[name](value))
     if not (person.first_name or person.last_name):
-        raise UserFacingError.one("A person needs a first or a last name", code=ErrorCode.REQUIRED, field=["lastName"])
+        raise UserFacingError.one(
+            "A person needs a first or a last name", code=ErrorCode.REQUIRED, field=["lastName"]
+        )
 
 
-async def create_person(session: AsyncSession, *, contact_id: int, details: Mapping[str, Any]) -> Person:
+async def create_person(
+    session: AsyncSession, *, contact_id: int, details: Mapping[str, Any]
+) -> Person:
     contact = await get_contact(session, contact_id, "contactId")
     if contact.deleted_at is not None:
-        raise UserFacingError.one("The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"])
+        raise UserFacingError.one(
+            "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"]
+        )
     count, last = (
         await session.execute(
             select(func.count(), func.max(Person.position)).where(Person.contact_id == contact_id)
         )
     ).one()
     if count >= MAX_PERSONS_PER_CONTACT:
-        raise UserFacingError.one(f"A card holds at most {MAX_PERSONS_PER_CONTACT} persons", field=["contactId"])
+        raise UserFacingError.one(
+            f"A card holds at most {MAX_PERSONS_PER_CONTACT} persons", field=["contactId"]
+        )
     person = Person(contact_id=contact_id, position=(last or 0) + 1)
     _apply_person(person, details)
     session.add(person)
@@ -311,7 +370,9 @@ async def create_person(session: AsyncSession, *, contact_id: int, details: Mapp
     return person
 
 
-async def update_person(session: AsyncSession, *, person_id: int, details: Mapping[str, Any]) -> Person:
+async def update_person(
+    session: AsyncSession, *, person_id: int, details: Mapping[str, Any]
+) -> Person:
     person = await session.get(Person, person_id)
     if person is None:
         raise not_found("The person", ["id"])
@@ -354,7 +415,9 @@ class Direction:
         return self.relation.to_category_id if self.forward else self.relation.from_category_id
 
 
-def find_direction(relations: Sequence[CategoryRelation], category_id: int, name: str) -> Direction | None:
+def find_direction(
+    relations: Sequence[CategoryRelation], category_id: int, name: str
+) -> Direction | None:
     for relation in relations:
         if relation.from_category_id == category_id and relation.key == name:
             return Direction(relation, forward=True)
@@ -367,12 +430,16 @@ async def resolve_direction(session: AsyncSession, category_id: int, name: str) 
     direction = find_direction(await relations_of(session, [category_id]), category_id, name)
     if direction is None:
         raise UserFacingError.one(
-            f"Cards of this category have no relation called {name!r}", code=ErrorCode.NOT_FOUND, field=["relation"]
+            f"Cards of this category have no relation called {name!r}",
+            code=ErrorCode.NOT_FOUND,
+            field=["relation"],
         )
     return direction
 
 
-async def _link_ends(session: AsyncSession, relation_name: str, from_id: int, to_id: int) -> tuple[Direction, int, int]:
+async def _link_ends(
+    session: AsyncSession, relation_name: str, from_id: int, to_id: int
+) -> tuple[Direction, int, int]:
     """The relation and the (source, target) card ids in the relation's own orientation."""
     source = await get_contact(session, from_id, "fromId")
     target = await get_contact(session, to_id, "toId")
@@ -384,11 +451,15 @@ async def _link_ends(session: AsyncSession, relation_name: str, from_id: int, to
     if from_id == to_id:
         raise UserFacingError.one("A card cannot be linked to itself", field=["toId"])
     if source.deleted_at is not None or target.deleted_at is not None:
-        raise UserFacingError.one("Deleted cards cannot be linked", code=ErrorCode.ARCHIVED, field=["toId"])
+        raise UserFacingError.one(
+            "Deleted cards cannot be linked", code=ErrorCode.ARCHIVED, field=["toId"]
+        )
     return (direction, from_id, to_id) if direction.forward else (direction, to_id, from_id)
 
 
-async def link_contacts(session: AsyncSession, *, viewer: Viewer, relation_name: str, from_id: int, to_id: int) -> ContactLink:
+async def link_contacts(
+    session: AsyncSession, *, viewer: Viewer, relation_name: str, from_id: int, to_id: int
+) -> ContactLink:
     direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
     relation = direction.relation
     existing = (
@@ -401,7 +472,9 @@ async def link_contacts(session: AsyncSession, *, viewer: Viewer, relation_name:
         )
     ).scalar_one_or_none()
     if existing is not None:
-        raise UserFacingError.one("The cards are already linked", code=ErrorCode.DUPLICATE, field=["toId"])
+        raise UserFacingError.one(
+            "The cards are already linked", code=ErrorCode.DUPLICATE, field=["toId"]
+        )
     one_to_many = relation.cardinality == RelationCardinality.ONE_TO_MANY
     link = ContactLink(
         relation_id=relation.id,
@@ -411,18 +484,22 @@ async def link_contacts(session: AsyncSession, *, viewer: Viewer, relation_name:
         created_by_id=viewer.id,
     )
     session.add(link)
+    # Read before flushing: a failed flush expires every loaded object.
+    name, inverse_name = relation.name, relation.inverse_name
     try:
         await session.flush()
     except IntegrityError:
         raise UserFacingError.one(
-            f"The card already has a {relation.inverse_name}; a {relation.name} relation allows only one",
+            f"The card already has a {inverse_name}; a {name} relation allows only one",
             code=ErrorCode.CONFLICT,
             field=["toId" if direction.forward else "fromId"],
         ) from None
     return link
 
 
-async def unlink_contacts(session: AsyncSession, *, relation_name: str, from_id: int, to_id: int) -> None:
+async def unlink_contacts(
+    session: AsyncSession, *, relation_name: str, from_id: int, to_id: int
+) -> None:
     direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
     result = await session.execute(
         delete(ContactLink).where(
@@ -432,4 +509,6 @@ async def unlink_contacts(session: AsyncSession, *, relation_name: str, from_id:
         )
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise UserFacingError.one("The cards are not linked", code=ErrorCode.NOT_FOUND, field=["toId"])
+        raise UserFacingError.one(
+            "The cards are not linked", code=ErrorCode.NOT_FOUND, field=["toId"]
+        )

@@ -39,7 +39,11 @@ class UserFacingError(Exception):
 
     @classmethod
     def one(
-        cls, message: str, *, code: ErrorCode = ErrorCode.INVALID, field: Sequence[str] | None = None
+        cls,
+        message: str,
+        *,
+        code: ErrorCode = ErrorCode.INVALID,
+        field: Sequence[str] | None = None,
     ) -> "UserFacingError":
         return cls([Problem(message, code, tuple(field) if field is not None else None)])
 

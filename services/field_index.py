@@ -12,8 +12,9 @@ value nor cost index space. Queries name the category as a literal for the same 
 """
 
 import re
+from typing import Any
 
-from sqlalchemy import literal_column, text
+from sqlalchemy import BigInteger, Boolean, Numeric, String, literal_column, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +30,16 @@ _PG_CASTS = {
     FieldType.RATING: "NUMERIC",
     FieldType.BOOLEAN: "BOOLEAN",
     FieldType.USER: "BIGINT",
+}
+
+
+_SQL_TYPES: dict[FieldType, Any] = {
+    FieldType.INTEGER: Numeric(asdecimal=False),
+    FieldType.NUMBER: Numeric(asdecimal=False),
+    FieldType.MONEY: Numeric(asdecimal=False),
+    FieldType.RATING: Numeric(asdecimal=False),
+    FieldType.BOOLEAN: Boolean(),
+    FieldType.USER: BigInteger(),
 }
 
 
@@ -49,9 +60,14 @@ def value_sql(dialect: str, key: str, field_type: FieldType, column: str) -> str
     return f"CAST({as_text} AS {cast_to})" if cast_to else as_text
 
 
-def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnElement[object]:
-    """The typed value of a custom field of `contact`, comparable and sortable in SQL."""
-    return literal_column(value_sql(dialect, key, field_type, "contact.custom_values"))
+def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnElement[Any]:
+    """The typed value of a custom field of `contact`, comparable and sortable in SQL.
+
+    Typed, so that compared values are bound with the expression's type (a NUMERIC parameter
+    against a NUMERIC expression is what lets PostgreSQL use the index).
+    """
+    sql = literal_column(value_sql(dialect, key, field_type, "contact.custom_values"))
+    return type_coerce(sql, _SQL_TYPES.get(field_type, String()))
 
 
 def category_literal(category_id: int) -> ColumnElement[object]:

@@ -37,7 +37,9 @@ class PageRequest:
         for name in ("first", "last"):
             size = getattr(self, name)
             if size is not None and not 0 <= size <= max_size:
-                raise BadRequestError(f"{name} must be between 0 and {max_size}, got {size}", "INVALID_PAGE")
+                raise BadRequestError(
+                    f"{name} must be between 0 and {max_size}, got {size}", "INVALID_PAGE"
+                )
         return self
 
     @property
@@ -84,7 +86,8 @@ def decode_cursor(cursor: str, fp: str, keys: Sequence[SortKey]) -> list[Any]:
         raise BadRequestError(f"{cursor!r} is not a valid cursor", "INVALID_CURSOR") from None
     if not matches:
         raise BadRequestError(
-            "The cursor belongs to another list or ordering; start again without it", "INVALID_CURSOR"
+            "The cursor belongs to another list or ordering; start again without it",
+            "INVALID_CURSOR",
         )
     try:
         return [
@@ -107,7 +110,9 @@ def order_by(keys: Sequence[SortKey], *, reverse: bool, dialect: str) -> list[Co
     return terms
 
 
-def after_condition(keys: Sequence[SortKey], values: Sequence[Any], *, reverse: bool) -> ColumnElement[bool]:
+def after_condition(
+    keys: Sequence[SortKey], values: Sequence[Any], *, reverse: bool
+) -> ColumnElement[bool]:
     """Rows strictly after `values` in the (possibly reversed) order of `keys`."""
     directions = [key.descending != reverse for key in keys]
     simple = len(set(directions)) == 1 and all(v is not None for v in values)

@@ -33,8 +33,12 @@ async def update_user(
     active: bool | None = None,
 ) -> User:
     """People may rename themselves; only admins change roles, activation or other people."""
-    if viewer.role != Role.ADMIN and (user_id != viewer.id or role is not None or active is not None):
-        raise AuthError("Only an admin can change roles, deactivate or edit other users", "FORBIDDEN")
+    if viewer.role != Role.ADMIN and (
+        user_id != viewer.id or role is not None or active is not None
+    ):
+        raise AuthError(
+            "Only an admin can change roles, deactivate or edit other users", "FORBIDDEN"
+        )
     user = await session.get(User, user_id)
     if user is None:
         raise not_found("The user", ["id"])

@@ -54,7 +54,9 @@ def _expect_string(value: Any) -> str:
 
 def _expect_number(value: Any, *, integer: bool) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected {'an integer' if integer else 'a number'}, got {_describe(value)}")
+        raise ValueError(
+            f"expected {'an integer' if integer else 'a number'}, got {_describe(value)}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("expected a finite number")
     if integer:

@@ -4,7 +4,7 @@ Alembic migrations; tests start from empty tables."""
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,19 @@ from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
-TABLES = (
-    "contact_link person contact category_relation field_definition category "
-    "invitation api_key auth_session login_throttle user_account"
-).split()
+TABLES = [
+    "contact_link",
+    "person",
+    "contact",
+    "category_relation",
+    "field_definition",
+    "category",
+    "invitation",
+    "api_key",
+    "auth_session",
+    "login_throttle",
+    "user_account",
+]
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
@@ -65,7 +74,7 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
     else:
@@ -73,7 +82,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncI
     engine = create_engine(url)
     await migrate(engine, url)
     await engine.dispose()
-    yield url
+    return url
 
 
 async def wipe(engine: AsyncEngine) -> None:
@@ -85,7 +94,9 @@ async def wipe(engine: AsyncEngine) -> None:
             )
         else:
             rows = await connection.execute(
-                text("SELECT name FROM sqlite_master WHERE type='index' AND name GLOB '[iu][xq]_cf_*'")
+                text(
+                    "SELECT name FROM sqlite_master WHERE type='index' AND name GLOB '[iu][xq]_cf_*'"
+                )
             )
         for (name,) in rows.all():
             await connection.execute(text(f"DROP INDEX {name}"))
@@ -102,7 +113,9 @@ class StatementCounter:
     active: bool = False
 
     def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.active and not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if self.active and not statement.startswith(
+            ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+        ):
             self.statements.append(statement)
 
     def reset(self) -> None:
@@ -118,14 +131,20 @@ class Api:
     counter: StatementCounter
     admin_token: str = ""
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code in (200, 400), response.text
         body: dict[str, Any] = response.json()
         return body
 
-    async def ok(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """Run an operation that must succeed without any error; return `data`."""
         body = await self.post(query, variables, token if token is not None else self.admin_token)
         assert "errors" not in body, body["errors"]
@@ -135,13 +154,17 @@ class Api:
                 assert value["userErrors"] == [], value["userErrors"]
         return data
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> list[dict[str, Any]]:
+    async def errors(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> list[dict[str, Any]]:
         body = await self.post(query, variables, token if token is not None else self.admin_token)
         assert body.get("errors"), f"expected errors, got {body}"
         errors: list[dict[str, Any]] = body["errors"]
         return errors
 
-    async def user_errors(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> list[dict[str, Any]]:
+    async def user_errors(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> list[dict[str, Any]]:
         body = await self.post(query, variables, token if token is not None else self.admin_token)
         assert "errors" not in body, body["errors"]
         (payload,) = body["data"].values()
@@ -149,7 +172,9 @@ class Api:
         errors: list[dict[str, Any]] = payload["userErrors"]
         return errors
 
-    async def count_statements(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> int:
+    async def count_statements(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> int:
         self.counter.reset()
         self.counter.active = True
         try:
@@ -159,7 +184,11 @@ class Api:
         return len(self.counter.statements)
 
     async def sign_up_admin(self) -> str:
-        data = await self.ok(SIGN_UP, {"input": {"email": "ada@example.com", "password": PASSWORD, "name": "Ada Admin"}}, token="")
+        data = await self.ok(
+            SIGN_UP,
+            {"input": {"email": "ada@example.com", "password": PASSWORD, "name": "Ada Admin"}},
+            token="",
+        )
         self.admin_token = data["signUp"]["token"]
         return self.admin_token
 
@@ -168,7 +197,14 @@ class Api:
         token = invite["userInvite"]["token"]
         data = await self.ok(
             SIGN_UP,
-            {"input": {"email": email, "password": PASSWORD, "name": name, "invitationToken": token}},
+            {
+                "input": {
+                    "email": email,
+                    "password": PASSWORD,
+                    "name": name,
+                    "invitationToken": token,
+                }
+            },
             token="",
         )
         user_token: str = data["signUp"]["token"]
@@ -211,5 +247,5 @@ async def admin(api: Api) -> Api:
 
 
 @pytest.fixture
-def unique() -> Iterator[str]:
-    yield uuid.uuid4().hex[:8]
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
