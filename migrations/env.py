@@ -1,11 +1,12 @@
 """Alembic environment: runs migrations on the async engine of the configured database."""
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 import models  # noqa: F401  (registers every table)
 from models.db import create_engine
@@ -24,6 +25,13 @@ def include_object(
     return not (type_ == "index" and name is not None and is_custom_field_index(name))
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # SQLModel's AutoString is a plain VARCHAR: write it as one, so migrations need no SQLModel.
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def database_url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
 
@@ -34,6 +42,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         include_object=include_object,
+        render_item=render_item,
         render_as_batch=True,
     )
     with context.begin_transaction():
@@ -45,6 +54,7 @@ def do_run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         include_object=include_object,
+        render_item=render_item,
         render_as_batch=True,  # SQLite cannot ALTER most things in place
         compare_type=True,
     )

@@ -79,11 +79,8 @@ class Loaders:
             directions[shape] = direction
         results: dict[tuple[Any, ...], RelatedPage] = {}
         for shape, contact_ids in shapes.items():
-            direction, first, after = directions[shape], shape[2], shape[3]
             pages = await self._read(
-                lambda s, d=direction, ids=contact_ids, n=first, a=after: related_contacts(
-                    s, direction=d, contact_ids=ids, first=n, after=a
-                )
+                _related_pages(directions[shape], contact_ids, shape[2], shape[3])
             )
             for contact_id, page in pages.items():
                 results[(*shape, contact_id)] = page
@@ -91,6 +88,17 @@ class Loaders:
             results[(d.relation.id, d.forward, first, after, contact_id)]
             for d, contact_id, first, after in keys
         ]
+
+
+def _related_pages(
+    direction: Direction, contact_ids: list[int], first: int, after: str | None
+) -> Callable[[AsyncSession], Awaitable[dict[int, RelatedPage]]]:
+    async def load(session: AsyncSession) -> dict[int, RelatedPage]:
+        return await related_contacts(
+            session, direction=direction, contact_ids=contact_ids, first=first, after=after
+        )
+
+    return load
 
 
 def _related_key(key: tuple[Direction, int, int, str | None]) -> Hashable:

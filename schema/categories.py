@@ -13,7 +13,7 @@ from models.categories import FieldDefinition as FieldModel
 from models.categories import FieldType as FieldTypeModel
 from models.categories import RelationCardinality as CardinalityModel
 from models.users import Role
-from schema.common import Node, UserError, context, user_errors
+from schema.common import Node, UserError, context, existing, user_errors
 from services import categories
 from services.categories import FieldSpec
 from services.ids import decode_id, encode_id
@@ -91,7 +91,9 @@ class FieldDefinition(Node):
 
     @strawberry.field
     async def category(self, info: Info) -> "Category":
-        return Category.of(await context(info).loaders.category.load(self._model.category_id))
+        return Category.of(
+            existing(await context(info).loaders.category.load(self._model.category_id))
+        )
 
 
 @strawberry.type
@@ -118,11 +120,15 @@ class CategoryRelation(Node):
 
     @strawberry.field(name="from")
     async def from_(self, info: Info) -> "Category":
-        return Category.of(await context(info).loaders.category.load(self._model.from_category_id))
+        return Category.of(
+            existing(await context(info).loaders.category.load(self._model.from_category_id))
+        )
 
     @strawberry.field
     async def to(self, info: Info) -> "Category":
-        return Category.of(await context(info).loaders.category.load(self._model.to_category_id))
+        return Category.of(
+            existing(await context(info).loaders.category.load(self._model.to_category_id))
+        )
 
 
 @strawberry.type

@@ -1,18 +1,16 @@
 """Types every domain shares: Node, PageInfo, UserError, and the helpers that build them."""
 
-from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
 from resolvers.context import Context
-from services.errors import ErrorCode as ServiceErrorCode
-from services.errors import Problem
+from services.errors import ErrorCode, Problem
 
-ErrorCode = strawberry.enum(
-    Enum("ErrorCode", {code.name: code.value for code in ServiceErrorCode}),  # type: ignore[misc]
-    description="What kind of problem a userError reports.",
-)
+M = TypeVar("M")
+
+# Registers the services' enum, in place, as the ErrorCode GraphQL enum.
+strawberry.enum(ErrorCode, description="What kind of problem a userError reports.")
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
@@ -43,19 +41,26 @@ class UserError:
         description="Path to the input that caused it, e.g. ['values', 'orgNumber']."
     )
     message: str
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
 
     @classmethod
     def of(cls, problem: Problem) -> "UserError":
         return cls(
             field=list(problem.field) if problem.field is not None else None,
             message=problem.message,
-            code=ErrorCode[problem.code.name],
+            code=problem.code,
         )
 
 
 def user_errors(problems: list[Problem]) -> list[UserError]:
     return [UserError.of(p) for p in problems]
+
+
+def existing(model: M | None) -> M:
+    """A row that a foreign key guarantees; its absence is a bug, not a user error."""
+    if model is None:
+        raise LookupError("a referenced row is missing")
+    return model
 
 
 def context(info: Any) -> Context:

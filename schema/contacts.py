@@ -12,7 +12,7 @@ from models.contacts import Contact as ContactModel
 from models.contacts import Person as PersonModel
 from models.users import Role
 from schema.categories import Category
-from schema.common import Node, PageInfo, UserError, context, user_errors
+from schema.common import Node, PageInfo, UserError, context, existing, user_errors
 from schema.users import User
 from services import contact_query, contacts
 from services.contacts import find_direction
@@ -61,8 +61,9 @@ class Person(Node):
 
     @strawberry.field
     async def contact(self, info: Info) -> "Contact":
-        model = await context(info).loaders.contact.load(self._model.contact_id)
-        return Contact.of(model)
+        return Contact.of(
+            existing(await context(info).loaders.contact.load(self._model.contact_id))
+        )
 
 
 @strawberry.type
@@ -105,11 +106,16 @@ class Contact(Node):
         )
         if not any(parts):
             return None
-        return Address(*parts)
+        street, postal_code, city, region, country = parts
+        return Address(
+            street=street, postal_code=postal_code, city=city, region=region, country=country
+        )
 
     @strawberry.field
     async def category(self, info: Info) -> Category:
-        return Category.of(await context(info).loaders.category.load(self._model.category_id))
+        return Category.of(
+            existing(await context(info).loaders.category.load(self._model.category_id))
+        )
 
     @strawberry.field(
         description="Custom values keyed by field key; `keys` narrows them. "
@@ -119,11 +125,12 @@ class Contact(Node):
         definitions = await context(info).loaders.fields.load(self._model.category_id)
         stored = self._model.custom_values
         wanted = set(keys) if keys is not None else None
-        return {
+        values = {
             d.key: present(d, stored.get(d.key))
             for d in definitions
             if d.archived_at is None and (wanted is None or d.key in wanted)
         }
+        return JSON(values)
 
     @strawberry.field(description="The persons who work here.")
     async def persons(self, info: Info) -> list[Person]:
@@ -413,6 +420,11 @@ def _present(obj: Any, names: Any) -> dict[str, Any]:
     }
 
 
+def _json_object(value: JSON | None) -> Any:
+    """Custom values as sent; services check that they form an object keyed by field key."""
+    return {} if value is None else value
+
+
 def _details(input: Any) -> dict[str, Any]:
     details = _present(input, CONTACT_FIELDS)
     if input.address is None:
@@ -575,7 +587,7 @@ class ContactMutation:
                 viewer=viewer,
                 category_id=category_id,
                 details=_details(input),
-                values=input.values or {},
+                values=_json_object(input.values),
             )
             for i, details in enumerate(persons):
                 try:
@@ -599,7 +611,7 @@ class ContactMutation:
         contact_id = decode_id(input.id, "Contact")
         outcome = await ctx.mutate(
             lambda s: contacts.update_contact(
-                s, contact_id=contact_id, details=_details(input), values=input.values
+                s, contact_id=contact_id, details=_details(input), values=_json_object(input.values)
             )
         )
         return _contact_payload(outcome.value, outcome.problems)

@@ -129,7 +129,7 @@ class ErrorPolicy(SchemaExtension):
 class ReleaseSession(SchemaExtension):
     """Close the request's database session when the operation is done."""
 
-    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_operation(self) -> AsyncIterator[None]:
         yield
         close: Callable[[], Any] | None = getattr(self.execution_context.context, "close", None)
         if close is not None:

@@ -1,7 +1,9 @@
 """Relay's node(id:) and nodes(ids:): any object by its global ID."""
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.categories import CategoryRelation as RelationModel
 from models.categories import FieldDefinition as FieldModel
@@ -12,6 +14,15 @@ from schema.common import Node
 from schema.contacts import Contact, Person
 from schema.users import User
 from services.ids import decode_global_id
+
+M = TypeVar("M")
+
+
+def _get(model: type[M], pk: int) -> Callable[[AsyncSession], Awaitable[M | None]]:
+    async def get(session: AsyncSession) -> M | None:
+        return await session.get(model, pk)
+
+    return get
 
 
 async def resolve_nodes(ctx: Context, ids: Sequence[str]) -> list[Node | None]:
@@ -30,13 +41,13 @@ async def resolve_nodes(ctx: Context, ids: Sequence[str]) -> list[Node | None]:
                 model = await ctx.loaders.user.load(pk)
                 results.append(User.of(model) if model else None)
             case "FieldDefinition":
-                model = await ctx.read(lambda s, pk=pk: s.get(FieldModel, pk))
+                model = await ctx.read(_get(FieldModel, pk))
                 results.append(FieldDefinition.of(model) if model else None)
             case "CategoryRelation":
-                model = await ctx.read(lambda s, pk=pk: s.get(RelationModel, pk))
+                model = await ctx.read(_get(RelationModel, pk))
                 results.append(CategoryRelation.of(model) if model else None)
             case "Person":
-                model = await ctx.read(lambda s, pk=pk: s.get(PersonModel, pk))
+                model = await ctx.read(_get(PersonModel, pk))
                 results.append(Person.of(model) if model else None)
             case _:
                 results.append(None)

@@ -8,12 +8,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, text, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.types import utcnow
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, Role, User
@@ -110,8 +112,8 @@ async def authenticate(session: AsyncSession, token: str) -> Viewer:
         key_row = (
             await session.execute(
                 select(ApiKey, User)
-                .join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
-                .where(ApiKey.token_hash == token_hash)
+                .join(User, col(User.id) == ApiKey.user_id)
+                .where(col(ApiKey.token_hash) == token_hash)
             )
         ).first()
         if key_row is None:
@@ -126,8 +128,8 @@ async def authenticate(session: AsyncSession, token: str) -> Viewer:
         session_row = (
             await session.execute(
                 select(AuthSession, User)
-                .join(User, User.id == AuthSession.user_id)  # type: ignore[arg-type]
-                .where(AuthSession.token_hash == token_hash)
+                .join(User, col(User.id) == AuthSession.user_id)
+                .where(col(AuthSession.token_hash) == token_hash)
             )
         ).first()
         if session_row is None:
@@ -199,7 +201,9 @@ async def sign_up(
 
 async def _usable_invitation(session: AsyncSession, token: str) -> Invitation:
     invitation = (
-        await session.execute(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+        await session.execute(
+            select(Invitation).where(col(Invitation.token_hash) == hash_token(token))
+        )
     ).scalar_one_or_none()
     if invitation is None:
         raise UserFacingError.one(
@@ -221,7 +225,9 @@ async def _usable_invitation(session: AsyncSession, token: str) -> Invitation:
 
 
 async def _user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    return (
+        await session.execute(select(User).where(col(User.email) == email))
+    ).scalar_one_or_none()
 
 
 async def invite(
@@ -317,19 +323,19 @@ async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | 
     """Sign out: the given session token, or the one making the request."""
     if token is not None:
         query = update(AuthSession).where(
-            AuthSession.token_hash == hash_token(token),  # type: ignore[arg-type]
-            AuthSession.user_id == viewer.id,  # type: ignore[arg-type]
+            col(AuthSession.token_hash) == hash_token(token),
+            col(AuthSession.user_id) == viewer.id,
         )
     elif viewer.session_id is not None:
-        query = update(AuthSession).where(AuthSession.id == viewer.session_id)  # type: ignore[arg-type]
+        query = update(AuthSession).where(col(AuthSession.id) == viewer.session_id)
     else:
         raise UserFacingError.one(
             "This request uses an API key; pass the session token to revoke", field=["token"]
         )
     result = await session.execute(
-        query.where(AuthSession.revoked_at.is_(None)).values(revoked_at=utcnow())  # type: ignore[union-attr]
+        query.where(col(AuthSession.revoked_at).is_(None)).values(revoked_at=utcnow())
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], result).rowcount == 0:
         raise not_found("The session", ["token"])
 
 
@@ -367,6 +373,6 @@ async def revoke_api_key(session: AsyncSession, *, viewer: Viewer, api_key_id: i
 
 async def api_keys_of(session: AsyncSession, user_id: int) -> list[ApiKey]:
     rows = await session.execute(
-        select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)  # type: ignore[arg-type]
+        select(ApiKey).where(col(ApiKey.user_id) == user_id).order_by(col(ApiKey.id))
     )
     return list(rows.scalars())

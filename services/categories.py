@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.categories import (
     Category,
@@ -66,16 +67,18 @@ async def get_category(session: AsyncSession, category_id: int) -> Category:
 
 
 async def category_by_key(session: AsyncSession, key: str) -> Category | None:
-    return (await session.execute(select(Category).where(Category.key == key))).scalar_one_or_none()
+    return (
+        await session.execute(select(Category).where(col(Category.key) == key))
+    ).scalar_one_or_none()
 
 
 async def categories_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Category]:
-    rows = await session.execute(select(Category).where(Category.id.in_(ids)))  # type: ignore[union-attr]
+    rows = await session.execute(select(Category).where(col(Category.id).in_(ids)))
     return list(rows.scalars())
 
 
 async def list_categories(session: AsyncSession) -> list[Category]:
-    rows = await session.execute(select(Category).order_by(Category.name, Category.id))  # type: ignore[arg-type]
+    rows = await session.execute(select(Category).order_by(Category.name, col(Category.id)))
     return list(rows.scalars())
 
 
@@ -131,8 +134,8 @@ async def delete_category(session: AsyncSession, *, category_id: int) -> None:
             select(func.count())
             .select_from(Contact)
             .where(
-                Contact.category_id == category_id,
-                Contact.deleted_at.is_(None),  # type: ignore[union-attr]
+                col(Contact.category_id) == category_id,
+                col(Contact.deleted_at).is_(None),
             )
         )
     ).scalar_one()
@@ -144,13 +147,13 @@ async def delete_category(session: AsyncSession, *, category_id: int) -> None:
         )
     field_ids = (
         await session.execute(
-            select(FieldDefinition.id).where(FieldDefinition.category_id == category_id)
+            select(col(FieldDefinition.id)).where(col(FieldDefinition.category_id) == category_id)
         )
     ).scalars()
     for field_id in field_ids:
         assert field_id is not None
         await drop_field_index(session, field_id)
-    await session.execute(delete(Contact).where(Contact.category_id == category_id))  # type: ignore[arg-type]
+    await session.execute(delete(Contact).where(col(Contact.category_id) == category_id))
     await session.delete(category)
     await session.flush()
 
@@ -162,8 +165,8 @@ async def fields_of(session: AsyncSession, category_ids: Sequence[int]) -> list[
     """Every field (archived included) of the categories, in display order."""
     rows = await session.execute(
         select(FieldDefinition)
-        .where(FieldDefinition.category_id.in_(category_ids))  # type: ignore[attr-defined]
-        .order_by(FieldDefinition.position, FieldDefinition.id)  # type: ignore[arg-type]
+        .where(col(FieldDefinition.category_id).in_(category_ids))
+        .order_by(col(FieldDefinition.position), col(FieldDefinition.id))
     )
     return list(rows.scalars())
 
@@ -223,7 +226,7 @@ def _check_options(
                 field=["options", str(index), "color"],
             )
         cleaned.append({"value": value, "label": label, "color": color})
-    duplicates = [v for v, n in Counter(o["value"] for o in cleaned).items() if n > 1]
+    duplicates = [str(v) for v, n in Counter(o["value"] for o in cleaned).items() if n > 1]
     if duplicates:
         raise UserFacingError.one(
             f"Option values must be unique; repeated: {', '.join(duplicates)}", field=["options"]
@@ -387,8 +390,8 @@ async def _convert_values(
     dialect = (await session.connection()).dialect.name
     expression = value_expression(dialect, before.key, FieldType(before.type))
     rows = await session.execute(
-        select(Contact.id, Contact.custom_values).where(
-            Contact.category_id == before.category_id, expression.is_not(None)
+        select(col(Contact.id), col(Contact.custom_values)).where(
+            col(Contact.category_id) == before.category_id, expression.is_not(None)
         )
     )
     changed: dict[int, dict[str, Any]] = {}
@@ -429,8 +432,8 @@ async def _refuse_duplicates(session: AsyncSession, definition: FieldDefinition)
             select(func.count()).select_from(
                 select(expression)
                 .where(
-                    Contact.category_id == definition.category_id,
-                    Contact.deleted_at.is_(None),  # type: ignore[union-attr]
+                    col(Contact.category_id) == definition.category_id,
+                    col(Contact.deleted_at).is_(None),
                     expression.is_not(None),
                 )
                 .group_by(expression)
@@ -496,11 +499,11 @@ async def relations_of(
         select(CategoryRelation)
         .where(
             or_(
-                CategoryRelation.from_category_id.in_(category_ids),  # type: ignore[attr-defined]
-                CategoryRelation.to_category_id.in_(category_ids),  # type: ignore[attr-defined]
+                col(CategoryRelation.from_category_id).in_(category_ids),
+                col(CategoryRelation.to_category_id).in_(category_ids),
             )
         )
-        .order_by(CategoryRelation.id)  # type: ignore[arg-type]
+        .order_by(col(CategoryRelation.id))
     )
     return list(rows.scalars())
 

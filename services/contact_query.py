@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, select, text
+from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from models.categories import FieldDefinition, FieldType
 from models.contacts import Contact, ContactLink
@@ -99,7 +100,7 @@ class ContactPage:
     cursors: list[str]
     has_next: bool
     has_previous: bool
-    count_query: Select[tuple[int]]
+    count_query: Select[int]
 
     async def total_count(self, session: AsyncSession) -> int:
         return (await session.execute(self.count_query)).scalar_one()
@@ -135,19 +136,21 @@ class _Compiler:
             )
         if node.not_ is not None:
             terms.append(not_(self.condition(node.not_, [*path, "not"], depth + 1)))
-        for name, column in (
-            ("name", Contact.name),
-            ("org_number", Contact.org_number),
-            ("email", Contact.email),
-            ("city", Contact.address_city),
-            ("country", Contact.address_country),
-        ):
+        text_columns: tuple[tuple[str, Any], ...] = (
+            ("name", col(Contact.name)),
+            ("org_number", col(Contact.org_number)),
+            ("email", col(Contact.email)),
+            ("city", col(Contact.address_city)),
+            ("country", col(Contact.address_country)),
+        )
+        for name, column in text_columns:
             if (text_condition := getattr(node, name)) is not None:
                 terms.append(self._text(column, text_condition))
-        for name, column in (
-            ("created_at", Contact.created_at),
-            ("updated_at", Contact.updated_at),
-        ):
+        time_columns: tuple[tuple[str, Any], ...] = (
+            ("created_at", col(Contact.created_at)),
+            ("updated_at", col(Contact.updated_at)),
+        )
+        for name, column in time_columns:
             if (time_condition := getattr(node, name)) is not None:
                 terms.append(self._time(column, time_condition))
         terms += [self._field(c, [*path, "fields", str(i)]) for i, c in enumerate(node.fields)]
@@ -156,7 +159,7 @@ class _Compiler:
             raise UserFacingError.one(
                 f"A filter has at most {MAX_CONDITIONS} conditions", field=path
             )
-        return and_(*terms) if terms else literal_column("1 = 1")  # type: ignore[return-value]
+        return and_(*terms) if terms else literal_column("1 = 1")
 
     def _text(self, column: Any, c: TextCondition) -> ColumnElement[bool]:
         terms = []
@@ -241,9 +244,9 @@ class _Compiler:
                     .select_from(func.json_each(Contact.custom_values, f"$.{definition.key}"))
                     .where(literal_column("json_each.value") == value)
                 )
-            return text(f"(contact.custom_values -> '{definition.key}') ? :option").bindparams(
-                option=value
-            )  # type: ignore[return-value]
+            options = col(Contact.custom_values).op("->")(literal_column(f"'{definition.key}'"))
+            has_option: ColumnElement[bool] = options.op("?", is_comparison=True)(value)
+            return has_option
 
         terms = []
         if c.eq is not None:
@@ -278,7 +281,7 @@ class _Compiler:
             expression = value_expression(self.dialect, definition.key, FieldType(definition.type))
             keys.append(SortKey(expression, order.descending, nullable=True))
         last_descending = keys[-1].descending if keys else False
-        keys.append(SortKey(Contact.id, last_descending))  # type: ignore[arg-type]
+        keys.append(SortKey(col(Contact.id), last_descending))
         return keys
 
 
@@ -286,7 +289,7 @@ def _search_terms(search: str) -> list[ColumnElement[bool]]:
     words = search.lower().split()
     if len(words) > MAX_SEARCH_WORDS:
         raise UserFacingError.one(f"Search for at most {MAX_SEARCH_WORDS} words", field=["search"])
-    return [Contact.search_text.contains(word[:100], autoescape=True) for word in words]
+    return [col(Contact.search_text).contains(word[:100], autoescape=True) for word in words]
 
 
 async def find_contacts(
@@ -301,9 +304,9 @@ async def find_contacts(
 ) -> ContactPage:
     dialect = (await session.connection()).dialect.name
     compiler = _Compiler(dialect, await fields_of(session, [category_id]))
-    where: list[ColumnElement[bool]] = [category_literal(category_id)]  # type: ignore[list-item]
+    where: list[ColumnElement[bool]] = [category_literal(category_id)]
     if not include_deleted:
-        where.append(Contact.deleted_at.is_(None))  # type: ignore[union-attr]
+        where.append(col(Contact.deleted_at).is_(None))
     if condition is not None:
         where.append(compiler.condition(condition, ["filter"]))
     if search:
@@ -360,36 +363,36 @@ async def related_contacts(
     """
     relation = direction.relation
     own, other = (
-        (ContactLink.from_contact_id, ContactLink.to_contact_id)
+        (col(ContactLink.from_contact_id), col(ContactLink.to_contact_id))
         if direction.forward
-        else (ContactLink.to_contact_id, ContactLink.from_contact_id)
+        else (col(ContactLink.to_contact_id), col(ContactLink.from_contact_id))
     )
     fp = fingerprint("related", relation.id, direction.forward)
     after_id = None
     if after is not None:
-        (after_id,) = decode_cursor(after, fp, [SortKey(Contact.id)])  # type: ignore[arg-type]
+        (after_id,) = decode_cursor(after, fp, [SortKey(col(Contact.id))])
         if not isinstance(after_id, int):
             raise BadRequestError(f"{after!r} is not a valid cursor", "INVALID_CURSOR")
     # Rows after the cursor are numbered in a partition of their own.
     partition = [own] if after_id is None else [own, other > after_id]
     numbered = (
         select(
-            own.label("owner"),  # type: ignore[attr-defined]
-            Contact.id.label("related_id"),  # type: ignore[union-attr]
+            own.label("owner"),
+            col(Contact.id).label("related_id"),
             func.row_number().over(partition_by=partition, order_by=other).label("rank"),
             func.count().over(partition_by=own).label("total"),
         )
-        .join(Contact, Contact.id == other)  # type: ignore[arg-type]
+        .join(Contact, col(Contact.id) == other)
         .where(
-            ContactLink.relation_id == relation.id,
+            col(ContactLink.relation_id) == relation.id,
             own.in_(contact_ids),
-            Contact.deleted_at.is_(None),
-        )  # type: ignore[attr-defined, union-attr]
+            col(Contact.deleted_at).is_(None),
+        )
         .subquery()
     )
     query = (
         select(numbered.c.owner, numbered.c.total, Contact)
-        .join(Contact, Contact.id == numbered.c.related_id)  # type: ignore[arg-type]
+        .join(Contact, col(Contact.id) == numbered.c.related_id)
         .where(numbered.c.rank <= first + 1)
         .order_by(numbered.c.owner, numbered.c.rank)
     )

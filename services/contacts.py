@@ -2,12 +2,13 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.categories import (
     Category,
@@ -218,7 +219,9 @@ async def _check_users(session: AsyncSession, user_ids: Mapping[str, int]) -> li
     found = set(
         (
             await session.execute(
-                select(User.id).where(User.id.in_(set(user_ids.values())), User.active.is_(True))  # type: ignore[union-attr, attr-defined]
+                select(col(User.id)).where(
+                    col(User.id).in_(set(user_ids.values())), col(User.active).is_(True)
+                )
             )
         ).scalars()
     )
@@ -320,7 +323,7 @@ async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted
 
 
 async def contacts_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Contact]:
-    rows = await session.execute(select(Contact).where(Contact.id.in_(ids)))  # type: ignore[union-attr]
+    rows = await session.execute(select(Contact).where(col(Contact.id).in_(ids)))
     return list(rows.scalars())
 
 
@@ -355,7 +358,9 @@ async def create_person(
         )
     count, last = (
         await session.execute(
-            select(func.count(), func.max(Person.position)).where(Person.contact_id == contact_id)
+            select(func.count(), func.max(Person.position)).where(
+                col(Person.contact_id) == contact_id
+            )
         )
     ).one()
     if count >= MAX_PERSONS_PER_CONTACT:
@@ -394,8 +399,8 @@ async def delete_person(session: AsyncSession, *, person_id: int) -> Person:
 async def persons_of(session: AsyncSession, contact_ids: Sequence[int]) -> list[Person]:
     rows = await session.execute(
         select(Person)
-        .where(Person.contact_id.in_(contact_ids))  # type: ignore[attr-defined]
-        .order_by(Person.contact_id, Person.position, Person.id)  # type: ignore[arg-type]
+        .where(col(Person.contact_id).in_(contact_ids))
+        .order_by(col(Person.contact_id), col(Person.position), col(Person.id))
     )
     return list(rows.scalars())
 
@@ -465,9 +470,9 @@ async def link_contacts(
     existing = (
         await session.execute(
             select(ContactLink).where(
-                ContactLink.relation_id == relation.id,
-                ContactLink.from_contact_id == parent_id,
-                ContactLink.to_contact_id == child_id,
+                col(ContactLink.relation_id) == relation.id,
+                col(ContactLink.from_contact_id) == parent_id,
+                col(ContactLink.to_contact_id) == child_id,
             )
         )
     ).scalar_one_or_none()
@@ -475,6 +480,7 @@ async def link_contacts(
         raise UserFacingError.one(
             "The cards are already linked", code=ErrorCode.DUPLICATE, field=["toId"]
         )
+    assert relation.id is not None
     one_to_many = relation.cardinality == RelationCardinality.ONE_TO_MANY
     link = ContactLink(
         relation_id=relation.id,
@@ -503,12 +509,12 @@ async def unlink_contacts(
     direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
     result = await session.execute(
         delete(ContactLink).where(
-            ContactLink.relation_id == direction.relation.id,  # type: ignore[arg-type]
-            ContactLink.from_contact_id == parent_id,  # type: ignore[arg-type]
-            ContactLink.to_contact_id == child_id,  # type: ignore[arg-type]
+            col(ContactLink.relation_id) == direction.relation.id,
+            col(ContactLink.from_contact_id) == parent_id,
+            col(ContactLink.to_contact_id) == child_id,
         )
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], result).rowcount == 0:
         raise UserFacingError.one(
             "The cards are not linked", code=ErrorCode.NOT_FOUND, field=["toId"]
         )

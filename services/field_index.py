@@ -66,13 +66,15 @@ def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnEle
     Typed, so that compared values are bound with the expression's type (a NUMERIC parameter
     against a NUMERIC expression is what lets PostgreSQL use the index).
     """
-    sql = literal_column(value_sql(dialect, key, field_type, "contact.custom_values"))
+    sql: ColumnElement[Any] = literal_column(
+        value_sql(dialect, key, field_type, "contact.custom_values")
+    )
     return type_coerce(sql, _SQL_TYPES.get(field_type, String()))
 
 
-def category_literal(category_id: int) -> ColumnElement[object]:
+def category_literal(category_id: int) -> ColumnElement[bool]:
     """`contact.category_id = N` with N written out, so partial indexes on N can match."""
-    return literal_column(f"contact.category_id = {int(category_id)}")  # type: ignore[return-value]
+    return literal_column(f"contact.category_id = {int(category_id)}", Boolean())
 
 
 async def drop_field_index(session: AsyncSession, field_id: int) -> None:

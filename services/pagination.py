@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, false, or_, tuple_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from services.errors import BadRequestError
 
@@ -60,7 +61,7 @@ class PageRequest:
 class SortKey:
     """One ORDER BY term. `nullable` terms get NULL-aware comparisons."""
 
-    expression: ColumnElement[Any]
+    expression: ColumnElement[Any] | Mapped[Any]
     descending: bool = False
     nullable: bool = False
     is_datetime: bool = False
@@ -98,7 +99,7 @@ def decode_cursor(cursor: str, fp: str, keys: Sequence[SortKey]) -> list[Any]:
         raise BadRequestError(f"{cursor!r} is not a valid cursor", "INVALID_CURSOR") from None
 
 
-def order_by(keys: Sequence[SortKey], *, reverse: bool, dialect: str) -> list[ColumnElement[Any]]:
+def order_by(keys: Sequence[SortKey], *, reverse: bool, dialect: str) -> list[UnaryExpression[Any]]:
     terms = []
     for key in keys:
         descending = key.descending != reverse
@@ -138,5 +139,7 @@ def _beyond(key: SortKey, value: Any, descending: bool) -> ColumnElement[bool]:
         # nothing does.
         return expression.is_not(None) if not descending else false()
     if descending:
-        return or_(expression < value, expression.is_(None)) if key.nullable else expression < value
-    return expression > value
+        before: ColumnElement[bool] = expression < value
+        return or_(before, expression.is_(None)) if key.nullable else before
+    after: ColumnElement[bool] = expression > value
+    return after

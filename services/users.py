@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.types import utcnow
 from models.users import Role, User
@@ -12,14 +13,14 @@ from services.errors import AuthError, ErrorCode, UserFacingError, not_found
 
 
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
-    rows = await session.execute(select(User).where(User.id.in_(ids)))  # type: ignore[union-attr]
+    rows = await session.execute(select(User).where(col(User.id).in_(ids)))
     return list(rows.scalars())
 
 
 async def list_users(session: AsyncSession, *, include_inactive: bool) -> list[User]:
-    query = select(User).order_by(User.name, User.id)  # type: ignore[arg-type]
+    query = select(User).order_by(User.name, col(User.id))
     if not include_inactive:
-        query = query.where(User.active.is_(True))  # type: ignore[attr-defined]
+        query = query.where(col(User.active).is_(True))
     return list((await session.execute(query)).scalars())
 
 
@@ -63,5 +64,5 @@ async def update_user(
 
 
 async def _active_admins(session: AsyncSession) -> int:
-    query = select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))  # type: ignore[attr-defined]
+    query = select(func.count()).where(col(User.role) == Role.ADMIN, col(User.active).is_(True))
     return (await session.execute(query.select_from(User))).scalar_one()
