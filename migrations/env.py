@@ -1,35 +1,18 @@
 """Alembic environment: runs migrations on the async engine of the configured database."""
 
 import asyncio
-from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
-from sqlmodel.sql.sqltypes import AutoString
 
 import models  # noqa: F401  (registers every table)
+from migrations.policy import include_object, render_item
 from models.db import create_engine
-from services.field_index import is_custom_field_index
 from services.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    # Indexes on custom fields are created at run time when an admin marks a field indexed or
-    # unique; they are data, not schema, and must survive autogenerate.
-    return not (type_ == "index" and name is not None and is_custom_field_index(name))
-
-
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
-    # SQLModel's AutoString is a plain VARCHAR: write it as one, so migrations need no SQLModel.
-    if type_ == "type" and isinstance(obj, AutoString):
-        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
-    return False
 
 
 def database_url() -> str:

@@ -12,7 +12,7 @@ value nor cost index space. Queries name the category as a literal for the same 
 """
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Boolean, Numeric, String, literal_column, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,7 +74,9 @@ def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnEle
 
 def category_literal(category_id: int) -> ColumnElement[bool]:
     """`contact.category_id = N` with N written out, so partial indexes on N can match."""
-    return literal_column(f"contact.category_id = {int(category_id)}", Boolean())
+    # Untyped on purpose: a Boolean-typed column would be rendered as "... = 1" on SQLite.
+    condition: ColumnElement[Any] = literal_column(f"contact.category_id = {int(category_id)}")
+    return cast(ColumnElement[bool], condition)
 
 
 async def drop_field_index(session: AsyncSession, field_id: int) -> None:
@@ -90,6 +92,9 @@ async def create_field_index(session: AsyncSession, field: FieldDefinition) -> N
         return
     dialect = (await session.connection()).dialect.name
     expression = value_sql(dialect, field.key, FieldType(field.type), "custom_values")
+    if dialect == "postgresql":
+        # NULL sorts lowest everywhere (services/pagination.py); SQLite indexes already agree.
+        expression += " NULLS FIRST"
     # The id makes the index cover keyset pagination (value, id) on plain indexes.
     columns = expression if field.unique else f"{expression}, id"
     kind = "UNIQUE INDEX uq" if field.unique else "INDEX ix"

@@ -110,16 +110,21 @@ async def wipe(engine: AsyncEngine) -> None:
 @dataclass
 class StatementCounter:
     statements: list[str] = field(default_factory=list)
+    parameters: list[Any] = field(default_factory=list)
     active: bool = False
 
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def __call__(
+        self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any
+    ) -> None:
         if self.active and not statement.startswith(
             ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
         ):
             self.statements.append(statement)
+            self.parameters.append(parameters)
 
     def reset(self) -> None:
         self.statements.clear()
+        self.parameters.clear()
 
 
 @dataclass
