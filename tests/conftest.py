@@ -224,7 +224,7 @@ INVITE = """mutation($input: UserInviteInput!) { userInvite(input: $input) {
 
 
 def settings_for(url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=url, graphiql=False, **overrides)
+    return Settings(**{"database_url": url, "graphiql": False, **overrides})
 
 
 @pytest.fixture
