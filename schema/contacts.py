@@ -340,6 +340,9 @@ async def find_contacts(
     ctx = context(info)
     await ctx.require()
     page = PageRequest(first, after, last, before).checked(ctx.settings.max_page_size)
+    if await ctx.loaders.category.load(category_id) is None:
+        raise BadRequestError("The category was not found", "NOT_FOUND")
+    fields = await ctx.loaders.fields.load(category_id)
     try:
         condition = filter.to_condition() if filter else None
         ordering = _orderings(order_by)
@@ -347,6 +350,7 @@ async def find_contacts(
             lambda s: contact_query.find_contacts(
                 s,
                 category_id=category_id,
+                fields=fields,
                 condition=condition,
                 search=search,
                 ordering=ordering,

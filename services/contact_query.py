@@ -12,7 +12,6 @@ from sqlmodel import col
 
 from models.categories import FieldDefinition, FieldType
 from models.contacts import Contact, ContactLink
-from services.categories import fields_of
 from services.contacts import Direction
 from services.errors import BadRequestError, ErrorCode, UserFacingError
 from services.field_index import KEY_RE, category_literal, value_expression
@@ -296,14 +295,16 @@ async def find_contacts(
     session: AsyncSession,
     *,
     category_id: int,
+    fields: Sequence[FieldDefinition],
     condition: ContactCondition | None,
     search: str | None,
     ordering: Sequence[Ordering],
     page: PageRequest,
     include_deleted: bool = False,
 ) -> ContactPage:
+    """One page of a category's cards; `fields` are the category's field definitions."""
     dialect = (await session.connection()).dialect.name
-    compiler = _Compiler(dialect, await fields_of(session, [category_id]))
+    compiler = _Compiler(dialect, fields)
     where: list[ColumnElement[bool]] = [category_literal(category_id)]
     if not include_deleted:
         where.append(col(Contact.deleted_at).is_(None))
