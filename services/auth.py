@@ -14,6 +14,8 @@ import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -119,6 +121,8 @@ async def authenticate(session: AsyncSession, token: str) -> Viewer:
         if key_row is None:
             raise AuthError("The API key is not valid")
         api_key, user = key_row
+        if not user.active:
+            raise AuthError("The account is deactivated")
         if api_key.revoked_at is not None:
             raise AuthError("The API key has been revoked")
         if api_key.expires_at is not None and api_key.expires_at <= now:
@@ -135,13 +139,13 @@ async def authenticate(session: AsyncSession, token: str) -> Viewer:
         if session_row is None:
             raise AuthError("The session token is not valid; sign in again")
         auth_session, user = session_row
+        if not user.active:
+            raise AuthError("The account is deactivated")
         if auth_session.revoked_at is not None:
             raise AuthError("The session has been signed out; sign in again")
         if auth_session.expires_at <= now:
             raise AuthError("The session has expired; sign in again")
         viewer = Viewer(user=user, session_id=auth_session.id)
-    if not user.active:
-        raise AuthError("The account is deactivated")
     return viewer
 
 
@@ -285,8 +289,8 @@ async def sign_in(
     """
     email = normalize_email(email)
     now = utcnow()
-    throttle = await session.get(LoginThrottle, email)
-    if throttle and throttle.blocked_until and throttle.blocked_until > now:
+    throttle = await _locked_throttle(session, email)
+    if throttle.blocked_until and throttle.blocked_until > now:
         wait = int((throttle.blocked_until - now).total_seconds()) + 1
         return SignInResult(
             problem=Problem(
@@ -298,9 +302,6 @@ async def sign_in(
     user = await _user_by_email(session, email)
     valid = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:
-        if throttle is None:
-            throttle = LoginThrottle(email=email, failures=0)
-            session.add(throttle)
         throttle.failures += 1
         throttle.updated_at = now
         excess = throttle.failures - settings.login_max_failures
@@ -313,10 +314,31 @@ async def sign_in(
             else "The e-mail address or password is wrong"
         )
         return SignInResult(problem=Problem(message, ErrorCode.INVALID_CREDENTIALS, None))
-    if throttle is not None:
-        await session.delete(throttle)
+    await session.delete(throttle)
     token, expires_at = await _start_session(session, settings, user)
     return SignInResult(user=user, token=token, expires_at=expires_at)
+
+
+async def _locked_throttle(session: AsyncSession, email: str) -> LoginThrottle:
+    """The address's failure record, locked until the transaction ends.
+
+    Attempts for one address queue behind each other (PostgreSQL row lock; SQLite runs one
+    writer at a time), so parallel guesses cannot read the same count and all slip through.
+    """
+    dialect = (await session.connection()).dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(LoginThrottle)
+        .values(email=email, failures=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    locked = await session.execute(
+        select(LoginThrottle)
+        .where(col(LoginThrottle.email) == email)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return locked.scalar_one()
 
 
 async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | None) -> None:

@@ -21,6 +21,7 @@ from models.contacts import Contact
 from models.types import utcnow
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import KEY_RE, create_field_index, drop_field_index, value_expression
+from services.search import refresh_search_text
 from services.values import (
     NOT_UNIQUE_TYPES,
     NUMERIC_TYPES,
@@ -267,10 +268,14 @@ def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> di
     if "min" in rules and "max" in rules and rules["min"] > rules["max"]:
         raise UserFacingError.one("min is greater than max", field=["validation"])
     for bound in ("minLength", "maxLength"):
-        if bound in rules and (not isinstance(rules[bound], int) or rules[bound] < 0):
+        if bound in rules and (
+            isinstance(rules[bound], bool) or not isinstance(rules[bound], int) or rules[bound] < 0
+        ):
             raise UserFacingError.one(
                 f"{bound} must be a whole number ≥ 0", field=["validation", bound]
             )
+    if rules.get("minLength", 0) > rules.get("maxLength", float("inf")):
+        raise UserFacingError.one("minLength is greater than maxLength", field=["validation"])
     if "pattern" in rules:
         pattern = rules["pattern"]
         if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
@@ -309,6 +314,10 @@ def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
     definition.validation = _check_validation(
         field_type, None if "validation" in spec.clear else rules
     )
+    if spec.currency is not None and field_type != FieldType.MONEY:
+        raise UserFacingError.one(
+            f"Only MONEY fields have a currency, not {field_type}", field=["currency"]
+        )
     currency = spec.currency if spec.currency is not None else definition.currency
     if "currency" in spec.clear or field_type != FieldType.MONEY:
         currency = None
@@ -348,11 +357,15 @@ async def create_field(
         )
     if spec.label is None or spec.type is None:
         raise UserFacingError.one("A field needs a label and a type", field=["label"])
+    if position is not None and position < 0:
+        raise UserFacingError.one("The position must be 0 or more", field=["position"])
     definition = FieldDefinition(category_id=category_id, key=key, label="", type=spec.type)
     _apply_spec(definition, spec)
-    definition.position = (
-        position if position is not None else max((f.position for f in existing), default=-1) + 1
-    )
+    # Insert at the asked position (the end by default) and renumber the others 0..n.
+    ordered = sorted(existing, key=lambda f: (f.position, f.id or 0))
+    ordered.insert(len(ordered) if position is None else min(position, len(ordered)), definition)
+    for index, field_definition in enumerate(ordered):
+        field_definition.position = index
     session.add(definition)
     await session.flush()
     if definition.unique:
@@ -370,6 +383,10 @@ async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec)
         getattr(before, name) != getattr(definition, name)
         for name in ("type", "options", "validation")
     )
+    if before.type != definition.type:
+        # The old index types the old values; converted values may collide in it before the
+        # duplicate check below can say so. It is rebuilt further down.
+        await drop_field_index(session, field_id)
     if shape_changed:
         await _convert_values(session, before, definition)
     if definition.unique and (not before.unique or before.type != definition.type):
@@ -380,7 +397,13 @@ async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec)
     )
     if index_changed:
         await create_field_index(session, definition)
+    if before.type != definition.type:
+        await _refresh_search(session, definition.category_id)
     return definition
+
+
+async def _refresh_search(session: AsyncSession, category_id: int) -> None:
+    await refresh_search_text(session, category_id, await fields_of(session, [category_id]))
 
 
 async def _convert_values(
@@ -456,12 +479,13 @@ async def set_field_archived(
 ) -> FieldDefinition:
     """Archive (hide, keep values) or restore a field."""
     definition = await get_field(session, field_id)
-    if archived and definition.archived_at is None:
-        definition.archived_at = utcnow()
-    elif not archived:
-        definition.archived_at = None
+    if archived == (definition.archived_at is not None):
+        return definition
+    definition.archived_at = utcnow() if archived else None
     definition.updated_at = utcnow()
     await session.flush()
+    # Archived values stay stored but are no longer searched (and are again once restored).
+    await _refresh_search(session, definition.category_id)
     return definition
 
 

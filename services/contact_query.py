@@ -408,4 +408,19 @@ async def related_contacts(
             continue
         page.contacts.append(contact)
         page.cursors.append(encode_cursor(fp, [contact.id]))
+    past_the_end = [cid for cid, page in pages.items() if not page.contacts]
+    if after_id is not None and past_the_end:
+        # Pages after the last card return no rows to carry the total; count those apart.
+        counts = await session.execute(
+            select(own, func.count())
+            .join(Contact, col(Contact.id) == other)
+            .where(
+                col(ContactLink.relation_id) == relation.id,
+                own.in_(past_the_end),
+                col(Contact.deleted_at).is_(None),
+            )
+            .group_by(own)
+        )
+        for owner, total in counts:
+            pages[owner].total = total
     return pages

@@ -24,7 +24,8 @@ from services.auth import Viewer
 from services.categories import fields_of, relations_of
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
-from services.values import EMAIL_RE, PHONE_RE, coerce, search_words
+from services.search import contact_search_text
+from services.values import EMAIL_RE, PHONE_RE, coerce
 
 ADDRESS_FIELDS = (
     "address_street",
@@ -232,13 +233,6 @@ async def _check_users(session: AsyncSession, user_ids: Mapping[str, int]) -> li
     ]
 
 
-def search_text(contact: Contact, shape: CategoryShape) -> str:
-    parts = [contact.name, contact.org_number, contact.email]
-    for definition in shape.active:
-        parts.append(search_words(definition, contact.custom_values.get(definition.key)))
-    return " ".join(p for p in parts if p).lower()
-
-
 async def _flush_checking_unique(session: AsyncSession, shape: CategoryShape) -> None:
     """Flush, turning a unique index violation into an error that names the field."""
     # Read before flushing: a failed flush expires every loaded object.
@@ -280,7 +274,7 @@ async def create_contact(
     contact = Contact(category_id=category_id, name="", created_by_id=viewer.id)
     _apply_details(contact, {"name": None, **details})
     contact.custom_values = await merge_values(session, shape, {}, values, creating=True)
-    contact.search_text = search_text(contact, shape)
+    contact.search_text = contact_search_text(contact, shape.fields)
     session.add(contact)
     await _flush_checking_unique(session, shape)
     return contact
@@ -304,7 +298,7 @@ async def update_contact(
         contact.custom_values = await merge_values(
             session, shape, contact.custom_values, values, creating=False
         )
-    contact.search_text = search_text(contact, shape)
+    contact.search_text = contact_search_text(contact, shape.fields)
     contact.updated_at = utcnow()
     await _flush_checking_unique(session, shape)
     return contact
@@ -482,6 +476,8 @@ async def link_contacts(
         )
     assert relation.id is not None
     one_to_many = relation.cardinality == RelationCardinality.ONE_TO_MANY
+    if one_to_many:
+        await _drop_link_to_deleted_parent(session, relation.id, child_id)
     link = ContactLink(
         relation_id=relation.id,
         from_contact_id=parent_id,
@@ -501,6 +497,20 @@ async def link_contacts(
             field=["toId" if direction.forward else "fromId"],
         ) from None
     return link
+
+
+async def _drop_link_to_deleted_parent(
+    session: AsyncSession, relation_id: int, child_id: int
+) -> None:
+    """A parent in the bin no longer holds its child: a new parent takes its place."""
+    deleted_parents = select(col(Contact.id)).where(col(Contact.deleted_at).is_not(None))
+    await session.execute(
+        delete(ContactLink).where(
+            col(ContactLink.relation_id) == relation_id,
+            col(ContactLink.to_contact_id) == child_id,
+            col(ContactLink.from_contact_id).in_(deleted_parents),
+        )
+    )
 
 
 async def unlink_contacts(

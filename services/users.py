@@ -2,12 +2,12 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.types import utcnow
-from models.users import Role, User
+from models.users import AuthSession, Role, User
 from services.auth import Viewer, check_name
 from services.errors import AuthError, ErrorCode, UserFacingError, not_found
 
@@ -18,7 +18,7 @@ async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
 
 
 async def list_users(session: AsyncSession, *, include_inactive: bool) -> list[User]:
-    query = select(User).order_by(User.name, col(User.id))
+    query = select(User).order_by(func.lower(col(User.name)), col(User.id))
     if not include_inactive:
         query = query.where(col(User.active).is_(True))
     return list((await session.execute(query)).scalars())
@@ -45,8 +45,10 @@ async def update_user(
         raise not_found("The user", ["id"])
     if name is not None:
         user.name = check_name(name)
-    demotes_admin = user.role == Role.ADMIN and (
-        (role is not None and role != Role.ADMIN) or active is False
+    demotes_admin = (
+        user.role == Role.ADMIN
+        and user.active
+        and ((role is not None and role != Role.ADMIN) or active is False)
     )
     if demotes_admin and await _active_admins(session) <= 1:
         raise UserFacingError.one(
@@ -56,6 +58,13 @@ async def update_user(
         )
     if role is not None:
         user.role = role
+    if active is False and user.active:
+        # Signing out everywhere: reactivation must not bring old sessions back.
+        await session.execute(
+            update(AuthSession)
+            .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+            .values(revoked_at=utcnow())
+        )
     if active is not None:
         user.active = active
     user.updated_at = utcnow()
@@ -64,5 +73,11 @@ async def update_user(
 
 
 async def _active_admins(session: AsyncSession) -> int:
-    query = select(func.count()).where(col(User.role) == Role.ADMIN, col(User.active).is_(True))
-    return (await session.execute(query.select_from(User))).scalar_one()
+    """How many admins are active, with their rows locked (on PostgreSQL) until the transaction
+    ends, so that admins stepping down at the same time cannot all pass this check."""
+    query = (
+        select(col(User.id))
+        .where(col(User.role) == Role.ADMIN, col(User.active).is_(True))
+        .with_for_update()
+    )
+    return len((await session.execute(query)).all())

@@ -241,6 +241,8 @@ def convert(stored: Any, old: FieldDefinition, new: FieldDefinition) -> Any:
             number = Decimal(value.strip())
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
         value = int(number) if number == number.to_integral_value() else float(number)
     elif new_type == FieldType.MULTI_SELECT and isinstance(value, str):
         value = [value]
@@ -251,10 +253,3 @@ def convert(stored: Any, old: FieldDefinition, new: FieldDefinition) -> Any:
     elif new_type == FieldType.DATE and isinstance(value, str) and len(value) > 10:
         value = parse_datetime(value).date().isoformat()
     return coerce(new, value)
-
-
-def search_words(definition: FieldDefinition, stored: Any) -> str | None:
-    """The text a stored value contributes to a card's search text, if any."""
-    if stored is None or FieldType(definition.type) not in SEARCHABLE_TYPES:
-        return None
-    return str(stored)

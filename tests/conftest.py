@@ -4,7 +4,7 @@ Alembic migrations; tests start from empty tables."""
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,14 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from argon2 import PasswordHasher
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from models.db import create_engine
 from server import create_app
+from services import auth
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,16 @@ async def fresh_postgres_database(name: str) -> str:
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with production cost takes ~0.3 s a hash on a small machine; the tests hash
+    hundreds of passwords. Same algorithm, smallest cost: the behaviour under test is equal."""
+    production = auth._hasher
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    yield
+    auth._hasher = production
 
 
 @pytest.fixture(scope="session")
