@@ -9,8 +9,8 @@ from strawberry.dataloader import DataLoader
 
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, Person
-from models.users import User
-from services import categories, contacts, users
+from models.users import ApiKey, User
+from services import auth, categories, contacts, users
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
 
@@ -38,6 +38,9 @@ class Loaders:
     def __init__(self, read: Reader) -> None:
         self._read = read
 
+        async def load_api_keys(ids: list[int]) -> list[list[ApiKey]]:
+            return _grouped(await read(lambda s: auth.api_keys_of(s, ids)), ids, "user_id")
+
         async def load_users(ids: list[int]) -> list[User | None]:
             return _by_id(await read(lambda s: users.users_by_ids(s, ids)), ids)
 
@@ -60,6 +63,7 @@ class Loaders:
             return _grouped(await read(lambda s: contacts.persons_of(s, ids)), ids, "contact_id")
 
         self.user = DataLoader(load_users)
+        self.api_keys = DataLoader(load_api_keys)
         self.category = DataLoader(load_categories)
         self.fields = DataLoader(load_fields)
         self.relations = DataLoader(load_relations)

@@ -43,11 +43,8 @@ class User(Node):
         viewer = await context(info).require()
         if viewer.id != self._model.id and viewer.role != RoleModel.ADMIN:
             return []
-        user_id = self._model.id
-        assert user_id is not None
-        return [
-            ApiKey.of(k) for k in await context(info).read(lambda s: auth.api_keys_of(s, user_id))
-        ]
+        assert self._model.id is not None
+        return [ApiKey.of(k) for k in await context(info).loaders.api_keys.load(self._model.id)]
 
 
 @strawberry.type

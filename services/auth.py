@@ -6,6 +6,7 @@ person who receives a token ever sees it. Passwords use argon2, hashed off the e
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -393,8 +394,8 @@ async def revoke_api_key(session: AsyncSession, *, viewer: Viewer, api_key_id: i
     return api_key
 
 
-async def api_keys_of(session: AsyncSession, user_id: int) -> list[ApiKey]:
+async def api_keys_of(session: AsyncSession, user_ids: Sequence[int]) -> list[ApiKey]:
     rows = await session.execute(
-        select(ApiKey).where(col(ApiKey.user_id) == user_id).order_by(col(ApiKey.id))
+        select(ApiKey).where(col(ApiKey.user_id).in_(user_ids)).order_by(col(ApiKey.id))
     )
     return list(rows.scalars())
