@@ -316,7 +316,7 @@ def _orderings(order_by: list[ContactOrder] | None) -> list[contact_query.Orderi
     orderings = []
     for i, order in enumerate(order_by or []):
         if (order.field is None) == (order.key is None):
-            raise BadRequestError(f"orderBy[{i}]: give either field or key", "INVALID_ORDER")
+            raise BadRequestError(f"orderBy.{i}: give either field or key", "INVALID_ORDER")
         key = order.field.value if order.field is not None else order.key
         assert key is not None
         orderings.append(contact_query.Ordering(key, order.direction == SortDirection.DESC))

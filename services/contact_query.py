@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal_column, not_, or_, select
+from sqlalchemy import Select, and_, exists, false, func, literal_column, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -105,6 +105,14 @@ class ContactPage:
         return (await session.execute(self.count_query)).scalar_one()
 
 
+_OPERATORS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 class _Compiler:
     """Turns conditions into SQL for one category, checking every key and value on the way."""
 
@@ -134,7 +142,10 @@ class _Compiler:
                 )
             )
         if node.not_ is not None:
-            terms.append(not_(self.condition(node.not_, [*path, "not"], depth + 1)))
+            # A comparison with an empty value is NULL, not false: count it as "does not hold",
+            # so `not` returns exactly the cards its condition leaves out.
+            inner = self.condition(node.not_, [*path, "not"], depth + 1)
+            terms.append(not_(func.coalesce(inner, false())))
         text_columns: tuple[tuple[str, Any], ...] = (
             ("name", col(Contact.name)),
             ("org_number", col(Contact.org_number)),
@@ -151,7 +162,7 @@ class _Compiler:
         )
         for name, column in time_columns:
             if (time_condition := getattr(node, name)) is not None:
-                terms.append(self._time(column, time_condition))
+                terms.append(self._time(column, time_condition, [*path, _camel(name)]))
         terms += [self._field(c, [*path, "fields", str(i)]) for i, c in enumerate(node.fields)]
         self.count += len(terms)
         if self.count > MAX_CONDITIONS:
@@ -176,11 +187,17 @@ class _Compiler:
             terms.append(column.is_(None) if c.is_null else column.is_not(None))
         return and_(*terms)
 
-    def _time(self, column: Any, c: TimeCondition) -> ColumnElement[bool]:
+    def _time(self, column: Any, c: TimeCondition, path: list[str]) -> ColumnElement[bool]:
         terms = []
-        for op, value in (("__gt__", c.gt), ("__ge__", c.gte), ("__lt__", c.lt), ("__le__", c.lte)):
-            if value is not None:
-                terms.append(getattr(column, op)(value))
+        for name, value in (("gt", c.gt), ("gte", c.gte), ("lt", c.lt), ("lte", c.lte)):
+            if value is None:
+                continue
+            if value.tzinfo is None:
+                raise UserFacingError.one(
+                    "The date-time needs a time zone, for example 2026-01-01T00:00:00Z",
+                    field=[*path, name],
+                )
+            terms.append(getattr(column, _OPERATORS[name])(value))
         return and_(*terms)
 
     def definition(self, key: str, path: list[str]) -> FieldDefinition:
@@ -211,7 +228,7 @@ class _Compiler:
             terms.append(or_(expression != value, expression.is_(None)))
         if c.in_ is not None:
             terms.append(expression.in_([self._value(definition, v, [*path, "in"]) for v in c.in_]))
-        for name, op in (("gt", "__gt__"), ("gte", "__ge__"), ("lt", "__lt__"), ("lte", "__le__")):
+        for name, op in _OPERATORS.items():
             raw = getattr(c, name)
             if raw is not None:
                 if field_type in (FieldType.BOOLEAN, FieldType.SELECT, FieldType.USER):
@@ -251,7 +268,8 @@ class _Compiler:
         if c.eq is not None:
             terms.append(has(c.eq, "eq"))
         if c.neq is not None:
-            terms.append(not_(has(c.neq, "neq")))
+            expression = value_expression(self.dialect, definition.key, FieldType.MULTI_SELECT)
+            terms.append(or_(not_(has(c.neq, "neq")), expression.is_(None)))
         if c.in_ is not None:
             terms.append(or_(*(has(v, "in") for v in c.in_)))
         if c.is_null is not None:
@@ -272,7 +290,7 @@ class _Compiler:
                 column = BUILT_IN_SORTS[order.key]
                 keys.append(SortKey(column, order.descending, is_datetime=order.key != "name"))
                 continue
-            definition = self.definition(order.key, ["orderBy", str(i), "field"])
+            definition = self.definition(order.key, ["orderBy", str(i), "key"])
             if definition.type == FieldType.MULTI_SELECT:
                 raise UserFacingError.one(
                     f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)]
@@ -321,7 +339,7 @@ async def find_contacts(
             after_condition(keys, decode_cursor(page.cursor, fp, keys), reverse=reverse)
         )
     query = query.order_by(*order_by(keys, reverse=reverse, dialect=dialect)).limit(page.size + 1)
-    rows = list((await session.execute(query)).all()) if page.size else []
+    rows = list((await session.execute(query)).all())
     more = len(rows) > page.size
     rows = rows[: page.size]
     if reverse:

@@ -41,33 +41,31 @@ MAX_PERSONS_PER_CONTACT = 500
 
 
 def _text(value: Any, field: str, max_length: int, *, required: bool = False) -> str | None:
+    """A trimmed text detail; `field` is its dotted input path, e.g. "address.city"."""
+    path = field.split(".")
     if value is None:
         if required:
-            raise UserFacingError.one(
-                f"{field} is required", code=ErrorCode.REQUIRED, field=[field]
-            )
+            raise UserFacingError.one(f"{field} is required", code=ErrorCode.REQUIRED, field=path)
         return None
     text = str(value).strip()
     if required and not text:
-        raise UserFacingError.one(
-            f"{field} must not be empty", code=ErrorCode.REQUIRED, field=[field]
-        )
+        raise UserFacingError.one(f"{field} must not be empty", code=ErrorCode.REQUIRED, field=path)
     if len(text) > max_length:
-        raise UserFacingError.one(f"{field} is longer than {max_length} characters", field=[field])
+        raise UserFacingError.one(f"{field} is longer than {max_length} characters", field=path)
     return text or None
 
 
 def _email(value: Any, field: str) -> str | None:
     text = _text(value, field, 320)
     if text is not None and not EMAIL_RE.match(text):
-        raise UserFacingError.one(f"{text!r} is not an e-mail address", field=[field])
+        raise UserFacingError.one(f"{text!r} is not an e-mail address", field=field.split("."))
     return text
 
 
 def _phone(value: Any, field: str) -> str | None:
     text = _text(value, field, 64)
     if text is not None and (not PHONE_RE.match(text) or sum(c.isdigit() for c in text) < 3):
-        raise UserFacingError.one(f"{text!r} is not a phone number", field=[field])
+        raise UserFacingError.one(f"{text!r} is not a phone number", field=field.split("."))
     return text
 
 
@@ -84,8 +82,8 @@ def _website(value: Any) -> str | None:
 
 
 def _country(value: Any) -> str | None:
-    text = _text(value, "address.country", 2)
-    if text is not None and not (len(text) == 2 and text.isalpha()):
+    text = None if value is None else str(value).strip()
+    if text and not (len(text) == 2 and text.isalpha()):
         raise UserFacingError.one(
             "The country must be an ISO 3166 two-letter code such as DE",
             field=["address", "country"],
@@ -369,12 +367,23 @@ async def create_person(
     return person
 
 
-async def update_person(
-    session: AsyncSession, *, person_id: int, details: Mapping[str, Any]
-) -> Person:
+async def _editable_person(session: AsyncSession, person_id: int) -> Person:
+    """A person whose card is not in the bin."""
     person = await session.get(Person, person_id)
     if person is None:
         raise not_found("The person", ["id"])
+    contact = await get_contact(session, person.contact_id)
+    if contact.deleted_at is not None:
+        raise UserFacingError.one(
+            "The person's card is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"]
+        )
+    return person
+
+
+async def update_person(
+    session: AsyncSession, *, person_id: int, details: Mapping[str, Any]
+) -> Person:
+    person = await _editable_person(session, person_id)
     _apply_person(person, details)
     person.updated_at = utcnow()
     await session.flush()
@@ -382,9 +391,7 @@ async def update_person(
 
 
 async def delete_person(session: AsyncSession, *, person_id: int) -> Person:
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise not_found("The person", ["id"])
+    person = await _editable_person(session, person_id)
     await session.delete(person)
     await session.flush()
     return person

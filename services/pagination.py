@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, false, or_, tuple_
+from sqlalchemy import and_, false, literal, or_, tuple_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
@@ -128,8 +128,13 @@ def after_condition(
     return or_(*alternatives)
 
 
+def _bound(key: SortKey, value: Any) -> Any:
+    # An explicit parameter: comparing with a bare True/False would be refused by SQLAlchemy.
+    return literal(value, cast(ColumnElement[Any], key.expression).type)
+
+
 def _equals(key: SortKey, value: Any) -> ColumnElement[bool]:
-    return key.expression.is_(None) if value is None else key.expression == value
+    return key.expression.is_(None) if value is None else key.expression == _bound(key, value)
 
 
 def _beyond(key: SortKey, value: Any, descending: bool) -> ColumnElement[bool]:
@@ -139,7 +144,7 @@ def _beyond(key: SortKey, value: Any, descending: bool) -> ColumnElement[bool]:
         # nothing does.
         return expression.is_not(None) if not descending else false()
     if descending:
-        before: ColumnElement[bool] = expression < value
+        before: ColumnElement[bool] = expression < _bound(key, value)
         return or_(before, expression.is_(None)) if key.nullable else before
-    after: ColumnElement[bool] = expression > value
+    after: ColumnElement[bool] = expression > _bound(key, value)
     return after
