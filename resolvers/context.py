@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,6 +48,7 @@ class Context:
         # GraphQL resolves sibling fields concurrently, but a database session serves one
         # statement at a time: every use of it goes through this lock.
         self._lock = asyncio.Lock()
+        self._auth_lock = asyncio.Lock()
         self.loaders = Loaders(self.read)
 
     # --- database ----------------------------------------------------------------------------
@@ -96,17 +98,16 @@ class Context:
     # --- who is asking -----------------------------------------------------------------------
 
     async def _authenticate(self) -> None:
-        if self._authenticated:
-            return
-        self._authenticated = True
-        if self.token is None:
-            return
-        # A session of its own: the viewer must outlive rollbacks of the request's session.
-        try:
-            async with self.session_factory() as session:
-                self._viewer = await authenticate(session, self.token)
-        except AuthError as exc:
-            self._auth_error = exc
+        async with self._auth_lock:  # sibling resolvers ask at the same time; look up once
+            if self._authenticated:
+                return
+            self._authenticated = True
+            if self.token is None:
+                return
+            try:
+                self._viewer = await self.read(partial(_viewer_for, self.token))
+            except AuthError as exc:
+                self._auth_error = exc
 
     async def viewer_or_none(self) -> Viewer | None:
         """The signed-in viewer, None when anonymous; a bad token is still an error."""
@@ -122,3 +123,11 @@ class Context:
         if ROLE_RANK[viewer.role] < ROLE_RANK[role]:
             raise AuthError(f"This needs the {role} role; you are {viewer.role}", "FORBIDDEN")
         return viewer
+
+
+async def _viewer_for(token: str, session: AsyncSession) -> Viewer:
+    viewer = await authenticate(session, token)
+    # Detached, so that a rolled-back mutation (which expires what the session loaded) leaves
+    # the viewer readable for the rest of the request.
+    session.expunge(viewer.user)
+    return viewer

@@ -3,13 +3,16 @@
 from typing import Any
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry import Info
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
 from schema.categories import CategoryMutation, CategoryQuery
@@ -19,6 +22,9 @@ from schema.limits import ErrorPolicy, ReleaseSession, cost_rule
 from schema.node import resolve_nodes
 from schema.users import UserMutation, UserQuery
 from services.settings import Settings
+
+# Distinct operation texts whose parsed and validated form is kept (clients send few).
+CACHED_DOCUMENTS = 512
 
 
 @strawberry.type
@@ -39,11 +45,18 @@ Mutation = merge_types("Mutation", (UserMutation, CategoryMutation, ContactMutat
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limit rules are built once: the validation cache below is keyed by the rule classes,
+    # so rules made afresh for each request (as the stock extensions do) would never hit it.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth, should_ignore=None),
+        alias_rule(settings.max_query_aliases),
+        cost_rule(settings.max_query_cost, settings.max_page_size),
+    ]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-        lambda: AddValidationRules([cost_rule(settings.max_query_cost, settings.max_page_size)]),
+        lambda: AddValidationRules(rules),
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ErrorPolicy,
         ReleaseSession,
     ]

@@ -60,6 +60,14 @@ async def migrate(engine: AsyncEngine, url: str) -> None:
         await connection.run_sync(upgrade)
 
 
+async def drop_postgres_database(name: str) -> None:
+    assert PG_URL is not None
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
 async def fresh_postgres_database(name: str) -> str:
     assert PG_URL is not None
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -86,15 +94,18 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_root: Path) -> AsyncIterator[str]:
+    name = f"crm_test_{os.getpid()}"
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
     else:
-        url = await fresh_postgres_database(f"crm_test_{os.getpid()}")
+        url = await fresh_postgres_database(name)
     engine = create_engine(url)
     await migrate(engine, url)
     await engine.dispose()
-    return url
+    yield url
+    if request.param == "postgresql":
+        await drop_postgres_database(name)
 
 
 async def wipe(engine: AsyncEngine) -> None:
@@ -112,6 +123,12 @@ async def wipe(engine: AsyncEngine) -> None:
             )
         for (name,) in rows.all():
             await connection.execute(text(f"DROP INDEX {name}"))
+        if connection.dialect.name == "postgresql":
+            statistics = await connection.execute(
+                text("SELECT stxname FROM pg_statistic_ext WHERE stxname ~ '^st_cf_'")
+            )
+            for (name,) in statistics.all():
+                await connection.execute(text(f"DROP STATISTICS {name}"))
         if connection.dialect.name == "postgresql":
             await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
