@@ -477,25 +477,13 @@ class ContactPayload:
 
 
 @strawberry.input
-class PersonCreateInput:
+class PersonCreateInput(PersonInput):
     contact_id: strawberry.ID
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    mobile: str | None = strawberry.UNSET
 
 
-@strawberry.input
-class PersonUpdateInput:
+@strawberry.input(description="Omitted fields stay; null clears.")
+class PersonUpdateInput(PersonInput):
     id: strawberry.ID
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    title: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    mobile: str | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -523,6 +511,12 @@ class ContactLinkPayload:
     from_contact: Contact | None = strawberry.field(default=None, name="from")
     to_contact: Contact | None = strawberry.field(default=None, name="to")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _person_payload(model: PersonModel | None, problems: list[Any]) -> PersonPayload:
+    return PersonPayload(
+        person=Person.of(model) if model else None, user_errors=user_errors(problems)
+    )
 
 
 def _contact_payload(model: ContactModel | None, problems: list[Any]) -> ContactPayload:
@@ -650,10 +644,7 @@ class ContactMutation:
                 s, contact_id=contact_id, details=_present(input, PERSON_FIELDS)
             )
         )
-        return PersonPayload(
-            person=Person.of(outcome.value) if outcome.value else None,
-            user_errors=user_errors(outcome.problems),
-        )
+        return _person_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation
     async def person_update(self, info: Info, input: PersonUpdateInput) -> PersonPayload:
@@ -665,10 +656,7 @@ class ContactMutation:
                 s, person_id=person_id, details=_present(input, PERSON_FIELDS)
             )
         )
-        return PersonPayload(
-            person=Person.of(outcome.value) if outcome.value else None,
-            user_errors=user_errors(outcome.problems),
-        )
+        return _person_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation
     async def person_delete(self, info: Info, input: PersonDeleteInput) -> PersonPayload:
@@ -676,10 +664,7 @@ class ContactMutation:
         await ctx.require(Role.MEMBER)
         person_id = decode_id(input.id, "Person")
         outcome = await ctx.mutate(lambda s: contacts.delete_person(s, person_id=person_id))
-        return PersonPayload(
-            person=Person.of(outcome.value) if outcome.value else None,
-            user_errors=user_errors(outcome.problems),
-        )
+        return _person_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation(description="Link two cards through a relation.")
     async def contact_link(self, info: Info, input: ContactLinkInput) -> ContactLinkPayload:
