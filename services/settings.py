@@ -21,12 +21,6 @@ def _check_database_url(url: str) -> str:
     return url
 
 
-def _check_broadcast_url(url: str) -> str:
-    if not url.startswith(("memory://", "redis://", "rediss://")):
-        raise ValueError("must be memory:// (one process) or redis://host:port/db (many workers)")
-    return url
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
 
@@ -34,11 +28,9 @@ class Settings(BaseSettings):
         "sqlite+aiosqlite:///./var/crm.db"
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
-    broadcast_url: Annotated[str, AfterValidator(_check_broadcast_url)] = "memory://"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    public_url: str = "http://127.0.0.1:8000"
     log_level: str = Field(default="info", pattern="^(critical|error|warning|info|debug)$")
     graphiql: bool = True
 

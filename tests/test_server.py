@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from server import create_app
-from services.settings import SettingsError, load_settings
+from services.settings import Settings, SettingsError, load_settings
 from tests.conftest import Api, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +63,13 @@ async def test_graphiql_is_served_to_browsers(database_url: str) -> None:
             response = await client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        f"CRM_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`CRM_{name.upper()}`" not in readme
+    ]
+    assert missing == []
