@@ -1,4 +1,4 @@
-"""The application: Starlette routes for GraphQL (HTTP and WebSocket) and health checks, and a
+"""The application: Starlette routes for GraphQL over HTTP and health checks, and a
 lifespan that owns the database engine. `python server.py` serves it with uvicorn."""
 
 import logging
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -136,8 +136,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = CrmGraphQL(settings)
     app = Starlette(
         routes=[
+            # GraphQL over WebSocket arrives with subscriptions, which authenticate and build
+            # their context per operation; until then HTTP only.
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

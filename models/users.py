@@ -76,4 +76,4 @@ class LoginThrottle(SQLModel, table=True):
     email: str = Field(max_length=320, primary_key=True)
     failures: int = Field(default=0)
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

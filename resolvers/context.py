@@ -6,16 +6,23 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import WRITE_TRANSACTION
 from models.users import Role
 from resolvers.loaders import Loaders
 from services.auth import Viewer, authenticate
-from services.errors import AuthError, Problem, UserFacingError
+from services.errors import AuthError, ErrorCode, Problem, UserFacingError
 from services.settings import Settings
 
 T = TypeVar("T")
+
+CONCURRENT_CHANGE = Problem(
+    "Someone else saved a conflicting change at the same moment (for example the same key); "
+    "reload and try again",
+    ErrorCode.CONFLICT,
+)
 
 ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
@@ -88,6 +95,11 @@ class Context:
         except UserFacingError as exc:
             await session.rollback()
             return Outcome(problems=exc.problems)
+        except IntegrityError:
+            # Services check keys and values first; a constraint firing anyway means a
+            # concurrent request took the same key or value a moment earlier.
+            await session.rollback()
+            return Outcome(problems=[CONCURRENT_CHANGE])
         except BaseException:
             await session.rollback()
             raise

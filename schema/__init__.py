@@ -3,7 +3,7 @@
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, GraphQLError
 from strawberry import Info
 from strawberry.extensions import (
     AddValidationRules,
@@ -60,4 +60,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ErrorPolicy,
         ReleaseSession,
     ]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return QuietSchema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+class QuietSchema(strawberry.Schema):
+    """Strawberry logs every error with a traceback, client mistakes included; ErrorPolicy
+    (schema/limits.py) already logs the unexpected ones, so nothing more is logged here."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        return None

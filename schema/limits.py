@@ -14,6 +14,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
@@ -24,10 +25,26 @@ from strawberry.extensions import SchemaExtension
 from services.errors import AuthError, BadRequestError
 from services.pagination import DEFAULT_PAGE_SIZE
 
+# The most IDs Query.nodes takes (schema/node.py checks it).
+MAX_NODES = 100
+
 logger = logging.getLogger("crm.graphql")
 
 # Fields whose children repeat once per item of a page.
 PAGE_ARGUMENTS = ("first", "last")
+CONNECTIONS = ("contacts", "related")
+# Plain lists have no page size: their children are counted this many times, a typical
+# length rather than the largest possible one, so that ordinary queries pass while nesting
+# them (categories { fields { category { fields ... } } }) multiplies the cost quickly.
+LIST_LENGTHS = {
+    "categories": 20,
+    "fields": 20,
+    "relations": 10,
+    "options": 10,
+    "persons": 10,
+    "users": 50,
+    "apiKeys": 10,
+}
 
 
 def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
@@ -57,13 +74,21 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
                     )
                 )
 
-        def _page_size(self, field: FieldNode) -> int | None:
+        def _repeats(self, field: FieldNode) -> int:
+            """How many times a field's children are resolved."""
             for argument in field.arguments or ():
                 if argument.name.value in PAGE_ARGUMENTS:
                     if isinstance(argument.value, IntValueNode):
                         return max(int(argument.value.value), 1)
                     return max_page_size  # a variable: assume the largest page
-            return None
+            if field.name.value in CONNECTIONS:
+                return DEFAULT_PAGE_SIZE
+            for argument in field.arguments or ():
+                if argument.name.value == "ids":  # Query.nodes(ids:)
+                    if isinstance(argument.value, ListValueNode):
+                        return max(len(argument.value.values), 1)
+                    return MAX_NODES
+            return LIST_LENGTHS.get(field.name.value, 1)
 
         def _cost(self, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
             if selection_set is None:
@@ -72,13 +97,7 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
             for selection in selection_set.selections:
                 if isinstance(selection, FieldNode):
                     children = self._cost(selection.selection_set, seen)
-                    size = self._page_size(selection)
-                    is_connection = size is not None or selection.name.value in (
-                        "contacts",
-                        "related",
-                    )
-                    multiplier = (size or DEFAULT_PAGE_SIZE) if is_connection else 1
-                    total += 1 + children * multiplier
+                    total += 1 + children * self._repeats(selection)
                 elif isinstance(selection, InlineFragmentNode):
                     total += self._cost(selection.selection_set, seen)
                 elif isinstance(selection, FragmentSpreadNode):

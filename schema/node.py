@@ -1,5 +1,6 @@
 """Relay's node(id:) and nodes(ids:): any object by its global ID."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -8,11 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.categories import CategoryRelation as RelationModel
 from models.categories import FieldDefinition as FieldModel
 from models.contacts import Person as PersonModel
+from models.users import ApiKey as ApiKeyModel
+from models.users import Role
 from resolvers.context import Context
 from schema.categories import Category, CategoryRelation, FieldDefinition
 from schema.common import Node
 from schema.contacts import Contact, Person
-from schema.users import User
+from schema.limits import MAX_NODES
+from schema.users import ApiKey, User
+from services.errors import BadRequestError
 from services.ids import decode_global_id
 
 M = TypeVar("M")
@@ -26,29 +31,39 @@ def _get(model: type[M], pk: int) -> Callable[[AsyncSession], Awaitable[M | None
 
 
 async def resolve_nodes(ctx: Context, ids: Sequence[str]) -> list[Node | None]:
-    results: list[Node | None] = []
-    for global_id in ids:
-        type_name, pk = decode_global_id(global_id)
-        model: Any
-        match type_name:
-            case "Contact":
-                model = await ctx.loaders.contact.load(pk)
-                results.append(Contact.of(model) if model else None)
-            case "Category":
-                model = await ctx.loaders.category.load(pk)
-                results.append(Category.of(model) if model else None)
-            case "User":
-                model = await ctx.loaders.user.load(pk)
-                results.append(User.of(model) if model else None)
-            case "FieldDefinition":
-                model = await ctx.read(_get(FieldModel, pk))
-                results.append(FieldDefinition.of(model) if model else None)
-            case "CategoryRelation":
-                model = await ctx.read(_get(RelationModel, pk))
-                results.append(CategoryRelation.of(model) if model else None)
-            case "Person":
-                model = await ctx.read(_get(PersonModel, pk))
-                results.append(Person.of(model) if model else None)
-            case _:
-                results.append(None)
-    return results
+    if len(ids) > MAX_NODES:
+        raise BadRequestError(f"Ask for at most {MAX_NODES} IDs at once", "TOO_MANY_IDS")
+    decoded = [decode_global_id(global_id) for global_id in ids]
+    # Gathered, so the DataLoaders batch each type into one statement.
+    return list(await asyncio.gather(*(_resolve(ctx, name, pk) for name, pk in decoded)))
+
+
+async def _resolve(ctx: Context, type_name: str, pk: int) -> Node | None:
+    model: Any
+    match type_name:
+        case "Contact":
+            model = await ctx.loaders.contact.load(pk)
+            return Contact.of(model) if model else None
+        case "Category":
+            model = await ctx.loaders.category.load(pk)
+            return Category.of(model) if model else None
+        case "User":
+            model = await ctx.loaders.user.load(pk)
+            return User.of(model) if model else None
+        case "FieldDefinition":
+            model = await ctx.read(_get(FieldModel, pk))
+            return FieldDefinition.of(model) if model else None
+        case "CategoryRelation":
+            model = await ctx.read(_get(RelationModel, pk))
+            return CategoryRelation.of(model) if model else None
+        case "Person":
+            model = await ctx.read(_get(PersonModel, pk))
+            return Person.of(model) if model else None
+        case "ApiKey":
+            # Only its owner and admins may see a key, as in User.apiKeys.
+            viewer = await ctx.require()
+            model = await ctx.read(_get(ApiKeyModel, pk))
+            if model is None or (model.user_id != viewer.id and viewer.role != Role.ADMIN):
+                return None
+            return ApiKey.of(model)
+    return None

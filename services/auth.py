@@ -14,7 +14,7 @@ from typing import Any, cast
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import CursorResult, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +24,14 @@ from models.types import utcnow
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, Role, User
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_found
 from services.settings import Settings
-from services.values import EMAIL_RE
+from services.values import MAX_EMAIL_LENGTH, is_email
 
 SESSION_PREFIX = "crm_s_"
 API_KEY_PREFIX = "crm_k_"
 INVITATION_PREFIX = "crm_i_"
 MAX_BLOCK = timedelta(minutes=15)
+FAILURE_MEMORY = timedelta(days=1)
+WRONG_CREDENTIALS = "The e-mail address or password is wrong"
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so timing does not reveal which addresses exist.
@@ -82,8 +84,9 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 def check_email(email: str, field: str = "email") -> str:
     normalized = normalize_email(email)
-    if not EMAIL_RE.match(normalized) or len(normalized) > 320:
-        raise UserFacingError.one(f"{email!r} is not an e-mail address", field=[field])
+    if not is_email(normalized):
+        shown = email if len(email) <= 80 else email[:80] + "…"
+        raise UserFacingError.one(f"{shown!r} is not an e-mail address", field=[field])
     return normalized
 
 
@@ -290,6 +293,9 @@ async def sign_in(
     """
     email = normalize_email(email)
     now = utcnow()
+    if len(email) > MAX_EMAIL_LENGTH:
+        # No account has such an address; nothing to throttle or store.
+        return SignInResult(problem=Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS))
     throttle = await _locked_throttle(session, email)
     if throttle.blocked_until and throttle.blocked_until > now:
         wait = int((throttle.blocked_until - now).total_seconds()) + 1
@@ -312,12 +318,24 @@ async def sign_in(
         message = (
             "The account is deactivated"
             if user is not None and valid and not user.active
-            else "The e-mail address or password is wrong"
+            else WRONG_CREDENTIALS
         )
+        await _forget_old_failures(session, now)
         return SignInResult(problem=Problem(message, ErrorCode.INVALID_CREDENTIALS, None))
     await session.delete(throttle)
     token, expires_at = await _start_session(session, settings, user)
     return SignInResult(user=user, token=token, expires_at=expires_at)
+
+
+async def _forget_old_failures(session: AsyncSession, now: datetime) -> None:
+    """Failure records of addresses nobody tried for a day are dropped, so guesses at random
+    addresses cannot grow the table without bound."""
+    await session.execute(
+        delete(LoginThrottle).where(
+            col(LoginThrottle.updated_at) < now - FAILURE_MEMORY,
+            or_(col(LoginThrottle.blocked_until).is_(None), col(LoginThrottle.blocked_until) < now),
+        )
+    )
 
 
 async def _locked_throttle(session: AsyncSession, email: str) -> LoginThrottle:
@@ -368,7 +386,13 @@ async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | 
 async def create_api_key(
     session: AsyncSession, *, viewer: Viewer, name: str, expires_at: datetime | None
 ) -> tuple[ApiKey, str]:
+    if viewer.api_key_id is not None:
+        raise AuthError("An API key cannot create API keys; sign in with a password", "FORBIDDEN")
     name = check_name(name)
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise UserFacingError.one(
+            "The expiry needs a time zone, for example 2027-01-01T00:00:00Z", field=["expiresAt"]
+        )
     if expires_at is not None and expires_at <= utcnow():
         raise UserFacingError.one("The expiry must lie in the future", field=["expiresAt"])
     token = new_token(API_KEY_PREFIX)

@@ -31,8 +31,8 @@ from services.values import (
     convert,
 )
 
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+COLOR_RE = re.compile(r"\A#[0-9a-fA-F]{6}\Z")
+CURRENCY_RE = re.compile(r"\A[A-Z]{3}\Z")
 MAX_FIELDS_PER_CATEGORY = 200
 MAX_OPTIONS = 500
 MAX_PATTERN_LENGTH = 300

@@ -13,7 +13,7 @@ from sqlmodel import col
 from models.categories import FieldDefinition, FieldType
 from models.contacts import Contact, ContactLink
 from services.contacts import Direction
-from services.errors import BadRequestError, ErrorCode, UserFacingError
+from services.errors import ErrorCode, UserFacingError
 from services.field_index import KEY_RE, category_literal, value_expression
 from services.pagination import (
     PageRequest,
@@ -24,10 +24,11 @@ from services.pagination import (
     fingerprint,
     order_by,
 )
-from services.values import TEXT_TYPES, coerce
+from services.values import TEXT_TYPES, coerce_operand
 
 MAX_FILTER_DEPTH = 5
-MAX_CONDITIONS = 50
+MAX_CONDITIONS = 200
+MAX_IN_VALUES = 100
 MAX_SEARCH_WORDS = 8
 
 
@@ -86,6 +87,16 @@ class Ordering:
     descending: bool = False
 
 
+# The Python type of a sort value, which cursors must carry for that key.
+SORT_VALUE_KINDS: dict[FieldType, type] = {
+    FieldType.INTEGER: float,
+    FieldType.NUMBER: float,
+    FieldType.MONEY: float,
+    FieldType.RATING: float,
+    FieldType.BOOLEAN: bool,
+    FieldType.USER: int,
+}
+
 BUILT_IN_SORTS: dict[str, Any] = {
     "name": Contact.name,
     "createdAt": Contact.created_at,
@@ -118,8 +129,16 @@ class _Compiler:
 
     def __init__(self, dialect: str, fields: Sequence[FieldDefinition]) -> None:
         self.dialect = dialect
-        self.fields = {f.key: f for f in fields}
+        # Archived fields are hidden: they can be neither filtered nor sorted on.
+        self.fields = {f.key: f for f in fields if f.archived_at is None}
         self.count = 0
+
+    def _listed(self, values: list[Any], path: list[str]) -> list[Any]:
+        """An `in` list, counted towards the limit on conditions."""
+        if len(values) > MAX_IN_VALUES:
+            raise UserFacingError.one(f"`in` takes at most {MAX_IN_VALUES} values", field=path)
+        self.count += len(values)
+        return values
 
     def condition(
         self, node: ContactCondition, path: list[str], depth: int = 0
@@ -155,7 +174,7 @@ class _Compiler:
         )
         for name, column in text_columns:
             if (text_condition := getattr(node, name)) is not None:
-                terms.append(self._text(column, text_condition))
+                terms.append(self._text(column, text_condition, [*path, _camel(name)]))
         time_columns: tuple[tuple[str, Any], ...] = (
             ("created_at", col(Contact.created_at)),
             ("updated_at", col(Contact.updated_at)),
@@ -171,14 +190,14 @@ class _Compiler:
             )
         return and_(*terms) if terms else literal_column("1 = 1")
 
-    def _text(self, column: Any, c: TextCondition) -> ColumnElement[bool]:
+    def _text(self, column: Any, c: TextCondition, path: list[str]) -> ColumnElement[bool]:
         terms = []
         if c.eq is not None:
             terms.append(column == c.eq)
         if c.neq is not None:
             terms.append(or_(column != c.neq, column.is_(None)))
         if c.in_ is not None:
-            terms.append(column.in_(c.in_))
+            terms.append(column.in_(self._listed(c.in_, [*path, "in"])))
         if c.contains is not None:
             terms.append(column.icontains(c.contains, autoescape=True))
         if c.starts_with is not None:
@@ -210,7 +229,7 @@ class _Compiler:
 
     def _value(self, definition: FieldDefinition, value: Any, path: list[str]) -> Any:
         try:
-            return coerce(definition, value)
+            return coerce_operand(definition, value)
         except ValueError as exc:
             raise UserFacingError.one(f"{definition.key}: {exc}", field=path) from None
 
@@ -227,7 +246,10 @@ class _Compiler:
             value = self._value(definition, c.neq, [*path, "neq"])
             terms.append(or_(expression != value, expression.is_(None)))
         if c.in_ is not None:
-            terms.append(expression.in_([self._value(definition, v, [*path, "in"]) for v in c.in_]))
+            listed = self._listed(c.in_, [*path, "in"])
+            terms.append(
+                expression.in_([self._value(definition, v, [*path, "in"]) for v in listed])
+            )
         for name, op in _OPERATORS.items():
             raw = getattr(c, name)
             if raw is not None:
@@ -271,7 +293,7 @@ class _Compiler:
             expression = value_expression(self.dialect, definition.key, FieldType.MULTI_SELECT)
             terms.append(or_(not_(has(c.neq, "neq")), expression.is_(None)))
         if c.in_ is not None:
-            terms.append(or_(*(has(v, "in") for v in c.in_)))
+            terms.append(or_(*(has(v, "in") for v in self._listed(c.in_, [*path, "in"]))))
         if c.is_null is not None:
             expression = value_expression(self.dialect, definition.key, FieldType.MULTI_SELECT)
             terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
@@ -285,20 +307,29 @@ class _Compiler:
 
     def sort_keys(self, ordering: Sequence[Ordering]) -> list[SortKey]:
         keys = []
+        seen: set[str] = set()
         for i, order in enumerate(ordering):
+            if order.key in seen:
+                raise UserFacingError.one(
+                    f"orderBy names {order.key!r} twice", field=["orderBy", str(i)]
+                )
+            seen.add(order.key)
             if order.key in BUILT_IN_SORTS:
                 column = BUILT_IN_SORTS[order.key]
-                keys.append(SortKey(column, order.descending, is_datetime=order.key != "name"))
+                kind: type = str if order.key == "name" else datetime
+                keys.append(SortKey(column, order.descending, kind=kind))
                 continue
             definition = self.definition(order.key, ["orderBy", str(i), "key"])
             if definition.type == FieldType.MULTI_SELECT:
                 raise UserFacingError.one(
                     f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)]
                 )
-            expression = value_expression(self.dialect, definition.key, FieldType(definition.type))
-            keys.append(SortKey(expression, order.descending, nullable=True))
+            field_type = FieldType(definition.type)
+            expression = value_expression(self.dialect, definition.key, field_type)
+            kind = SORT_VALUE_KINDS.get(field_type, str)
+            keys.append(SortKey(expression, order.descending, nullable=True, kind=kind))
         last_descending = keys[-1].descending if keys else False
-        keys.append(SortKey(col(Contact.id), last_descending))
+        keys.append(SortKey(col(Contact.id), last_descending, kind=int))
         return keys
 
 
@@ -331,7 +362,9 @@ async def find_contacts(
     if search:
         where += _search_terms(search)
     keys = compiler.sort_keys(ordering or [Ordering("name")])
-    fp = fingerprint(category_id, [(o.key, o.descending) for o in ordering])
+    # The field types belong to the fingerprint: a cursor from before a type change is stale.
+    types = {f.key: f.type for f in fields}
+    fp = fingerprint(category_id, [(o.key, o.descending, types.get(o.key)) for o in ordering])
     reverse = page.backwards
     query = select(Contact, *(k.expression for k in keys[:-1])).where(*where)
     if page.cursor is not None:
@@ -389,9 +422,7 @@ async def related_contacts(
     fp = fingerprint("related", relation.id, direction.forward)
     after_id = None
     if after is not None:
-        (after_id,) = decode_cursor(after, fp, [SortKey(col(Contact.id))])
-        if not isinstance(after_id, int):
-            raise BadRequestError(f"{after!r} is not a valid cursor", "INVALID_CURSOR")
+        (after_id,) = decode_cursor(after, fp, [SortKey(col(Contact.id), kind=int)])
     # Rows after the cursor are numbered in a partition of their own.
     partition = [own] if after_id is None else [own, other > after_id]
     numbered = (

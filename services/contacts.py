@@ -25,7 +25,7 @@ from services.categories import fields_of, relations_of
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
 from services.search import contact_search_text
-from services.values import EMAIL_RE, PHONE_RE, coerce
+from services.values import coerce, is_email, is_phone
 
 ADDRESS_FIELDS = (
     "address_street",
@@ -57,14 +57,14 @@ def _text(value: Any, field: str, max_length: int, *, required: bool = False) ->
 
 def _email(value: Any, field: str) -> str | None:
     text = _text(value, field, 320)
-    if text is not None and not EMAIL_RE.match(text):
+    if text is not None and not is_email(text):
         raise UserFacingError.one(f"{text!r} is not an e-mail address", field=field.split("."))
     return text
 
 
 def _phone(value: Any, field: str) -> str | None:
     text = _text(value, field, 64)
-    if text is not None and (not PHONE_RE.match(text) or sum(c.isdigit() for c in text) < 3):
+    if text is not None and not is_phone(text):
         raise UserFacingError.one(f"{text!r} is not a phone number", field=field.split("."))
     return text
 
@@ -292,7 +292,7 @@ async def update_contact(
         )
     shape = await category_shape(session, contact.category_id)
     _apply_details(contact, details)
-    if values:
+    if values is not None:
         contact.custom_values = await merge_values(
             session, shape, contact.custom_values, values, creating=False
         )

@@ -20,16 +20,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.categories import FieldDefinition, FieldType
 
-KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
-_INDEX_NAME_RE = re.compile(r"^(ix|uq)_cf_\d+$")
+# \A and \Z, not ^ and $: "$" would let a trailing newline through.
+KEY_RE = re.compile(r"\A[a-z][a-zA-Z0-9_]{0,63}\Z")
+_INDEX_NAME_RE = re.compile(r"\A(ix|uq)_cf_\d+\Z")
 
+# PostgreSQL: (JSON type of the stored value, SQL type it is compared as).
 _PG_CASTS = {
-    FieldType.INTEGER: "NUMERIC",
-    FieldType.NUMBER: "NUMERIC",
-    FieldType.MONEY: "NUMERIC",
-    FieldType.RATING: "NUMERIC",
-    FieldType.BOOLEAN: "BOOLEAN",
-    FieldType.USER: "BIGINT",
+    FieldType.INTEGER: ("number", "NUMERIC"),
+    FieldType.NUMBER: ("number", "NUMERIC"),
+    FieldType.MONEY: ("number", "NUMERIC"),
+    FieldType.RATING: ("number", "NUMERIC"),
+    FieldType.BOOLEAN: ("boolean", "BOOLEAN"),
+    FieldType.USER: ("number", "BIGINT"),
 }
 
 
@@ -54,10 +56,18 @@ def value_sql(dialect: str, key: str, field_type: FieldType, column: str) -> str
         # json_extract returns native SQLite types, so numbers compare as numbers.
         return f"json_extract({column}, '$.{key}')"
     # Text, options, dates and UTC date-times (fixed width, so text order is time order) stay
-    # text; numbers, booleans and user ids are cast so they compare by value.
+    # text; numbers, booleans and user ids are cast so they compare by value. The cast is
+    # guarded by the JSON type: the same key may hold text in another category, and a failing
+    # cast there would break queries, index builds and ANALYZE of the whole table.
     as_text = f"({column} ->> '{key}')"
-    cast_to = _PG_CASTS.get(field_type)
-    return f"CAST({as_text} AS {cast_to})" if cast_to else as_text
+    cast = _PG_CASTS.get(field_type)
+    if cast is None:
+        return as_text
+    json_type, sql_type = cast
+    return (
+        f"(CASE WHEN jsonb_typeof({column} -> '{key}') = '{json_type}' "
+        f"THEN CAST({as_text} AS {sql_type}) END)"
+    )
 
 
 def value_expression(dialect: str, key: str, field_type: FieldType) -> ColumnElement[Any]:

@@ -5,6 +5,9 @@ import binascii
 
 from services.errors import BadRequestError
 
+# Primary keys are 32-bit integers on PostgreSQL; a larger number cannot name a row.
+MAX_PRIMARY_KEY = 2**31 - 1
+
 
 def encode_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
@@ -17,7 +20,7 @@ def decode_global_id(global_id: str) -> tuple[str, int]:
         number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequestError(f"{global_id!r} is not a valid ID", "INVALID_ID") from None
-    if not type_name or number <= 0:
+    if not type_name or not 0 < number <= MAX_PRIMARY_KEY:
         raise BadRequestError(f"{global_id!r} is not a valid ID", "INVALID_ID")
     return type_name, number
 

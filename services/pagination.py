@@ -59,12 +59,13 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class SortKey:
-    """One ORDER BY term. `nullable` terms get NULL-aware comparisons."""
+    """One ORDER BY term. `nullable` terms get NULL-aware comparisons; `kind` is the Python
+    type of its values (what a cursor must carry for it)."""
 
     expression: ColumnElement[Any] | Mapped[Any]
     descending: bool = False
     nullable: bool = False
-    is_datetime: bool = False
+    kind: type = str
 
 
 def fingerprint(*parts: object) -> str:
@@ -91,12 +92,26 @@ def decode_cursor(cursor: str, fp: str, keys: Sequence[SortKey]) -> list[Any]:
             "INVALID_CURSOR",
         )
     try:
-        return [
-            datetime.fromisoformat(v) if key.is_datetime and v is not None else v
-            for key, v in zip(keys, values, strict=True)
-        ]
-    except ValueError:
+        return [_value_of(key, v) for key, v in zip(keys, values, strict=True)]
+    except (ValueError, TypeError):
         raise BadRequestError(f"{cursor!r} is not a valid cursor", "INVALID_CURSOR") from None
+
+
+def _value_of(key: SortKey, value: Any) -> Any:
+    """A cursor value checked against its key's kind (cursors are client input)."""
+    if value is None:
+        if not key.nullable:
+            raise ValueError("a cursor value is missing")
+        return None
+    if key.kind is datetime:
+        return datetime.fromisoformat(value)
+    if key.kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if key.kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, key.kind) and (key.kind is bool or not isinstance(value, bool)):
+        return value
+    raise TypeError("a cursor value has the wrong type")
 
 
 def order_by(keys: Sequence[SortKey], *, reverse: bool, dialect: str) -> list[UnaryExpression[Any]]:

@@ -28,8 +28,23 @@ DEFAULT_MAX_LENGTH = 2048
 RATING_DEFAULT_MAX = 5
 MONEY_DECIMALS = 2
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,40}$")
+MAX_EMAIL_LENGTH = 320
+PHONE_RE = re.compile(r"\+?[0-9 ()./-]{3,40}")
+# Amounts keep two exact decimals as JSON numbers (IEEE doubles) below this.
+MONEY_LIMIT = 10**13
+
+
+def is_email(text: str) -> bool:
+    """local@domain.tld, checked without regular expressions (no backtracking on long input)."""
+    if len(text) > MAX_EMAIL_LENGTH or text.count("@") != 1 or any(c.isspace() for c in text):
+        return False
+    local, domain = text.split("@")
+    labels = domain.split(".")
+    return 0 < len(local) <= 64 and len(labels) >= 2 and all(labels)
+
+
+def is_phone(text: str) -> bool:
+    return bool(PHONE_RE.fullmatch(text)) and sum(c.isdigit() for c in text) >= 3
 
 
 def _describe(value: Any) -> str:
@@ -86,12 +101,16 @@ def parse_datetime(value: Any) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"the date-time {text!r} needs a time zone, for example Z or +01:00")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"the date-time {text!r} is out of range") from None
 
 
 def format_datetime(value: datetime) -> str:
-    # One fixed width so that stored strings sort in time order.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # One fixed width (isoformat pads the year to four digits) so stored strings sort in time
+    # order.
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _coerce_money(value: Any) -> int | float:
@@ -107,8 +126,8 @@ def _coerce_money(value: Any) -> int | float:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MONEY_DECIMALS:
         raise ValueError(f"an amount has at most {MONEY_DECIMALS} decimals, got {value}")
-    if abs(amount) >= Decimal(10) ** 15:
-        raise ValueError("the amount is too large")
+    if abs(amount) >= MONEY_LIMIT:
+        raise ValueError(f"an amount must be below {MONEY_LIMIT:,}")
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
@@ -160,19 +179,19 @@ def coerce(definition: FieldDefinition, value: Any) -> Any:
             return _check_text(definition, _expect_string(value))
         case FieldType.EMAIL:
             text = _expect_string(value).strip()
-            if not EMAIL_RE.match(text):
-                raise ValueError(f"{text!r} is not an e-mail address")
+            if not is_email(text):
+                raise ValueError(f"{_shorten(text)!r} is not an e-mail address")
             return _check_text(definition, text)
         case FieldType.PHONE:
             text = _expect_string(value).strip()
-            if not PHONE_RE.match(text) or sum(ch.isdigit() for ch in text) < 3:
-                raise ValueError(f"{text!r} is not a phone number")
+            if not is_phone(text):
+                raise ValueError(f"{_shorten(text)!r} is not a phone number")
             return _check_text(definition, text)
         case FieldType.URL:
             text = _expect_string(value).strip()
             parts = urlsplit(text)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"{text!r} is not an http(s) URL")
+                raise ValueError(f"{_shorten(text)!r} is not an http(s) URL")
             return _check_text(definition, text)
         case FieldType.INTEGER | FieldType.RATING:
             number = _expect_number(value, integer=True)
@@ -219,6 +238,33 @@ def coerce(definition: FieldDefinition, value: Any) -> Any:
     raise AssertionError(f"unhandled field type {field_type}")  # pragma: no cover
 
 
+def coerce_operand(definition: FieldDefinition, value: Any) -> Any:
+    """A value to compare a field with in a filter: of the field's type, in stored form, but not
+    held to the rules for written values (`lt: 1000` on a field whose max is 100 is a fine
+    question, and so is `gte: "m"` on an e-mail field)."""
+    field_type = FieldType(definition.type)
+    match field_type:
+        case FieldType.TEXT | FieldType.LONG_TEXT | FieldType.EMAIL | FieldType.PHONE:
+            return _expect_string(value)
+        case FieldType.URL:
+            return _expect_string(value)
+        case FieldType.INTEGER | FieldType.RATING:
+            return _expect_number(value, integer=True)
+        case FieldType.NUMBER:
+            return _expect_number(value, integer=False)
+        case FieldType.MONEY:
+            return _coerce_money(value)
+        case FieldType.DATE:
+            return parse_date(value).isoformat()
+        case _:
+            return coerce(definition, value)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """Long input is named by its start in messages."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def present(definition: FieldDefinition, stored: Any) -> Any:
     """The API form of a stored value."""
     if stored is None:
@@ -242,7 +288,9 @@ def convert(stored: Any, old: FieldDefinition, new: FieldDefinition) -> Any:
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a number") from None
         if not number.is_finite():
-            raise ValueError(f"{value!r} is not a finite number")
+            raise ValueError(f"{_shorten(value)!r} is not a finite number")
+        if number.adjusted() > 15:
+            raise ValueError(f"{_shorten(value)!r} is too large")
         value = int(number) if number == number.to_integral_value() else float(number)
     elif new_type == FieldType.MULTI_SELECT and isinstance(value, str):
         value = [value]
