@@ -153,6 +153,12 @@ class UserPayload:
 
 
 @strawberry.input
+class PasswordChangeInput:
+    current_password: str
+    new_password: str
+
+
+@strawberry.input
 class ApiKeyCreateInput:
     name: str
     expires_at: datetime | None = None
@@ -274,6 +280,22 @@ class UserMutation:
                 name=input.name,
                 role=RoleModel(input.role) if input.role is not None else None,
                 active=input.active,
+            )
+        )
+        user = User.of(outcome.value) if outcome.value else None
+        return UserPayload(user=user, user_errors=user_errors(outcome.problems))
+
+    @strawberry.mutation(description="Change your password; your other sessions are signed out.")
+    async def password_change(self, info: Info, input: PasswordChangeInput) -> UserPayload:
+        ctx = context(info)
+        viewer = await ctx.require()
+        outcome = await ctx.mutate(
+            lambda s: auth.change_password(
+                s,
+                ctx.settings,
+                viewer=viewer,
+                current_password=input.current_password,
+                new_password=input.new_password,
             )
         )
         user = User.of(outcome.value) if outcome.value else None

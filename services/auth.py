@@ -360,6 +360,45 @@ async def _locked_throttle(session: AsyncSession, email: str) -> LoginThrottle:
     return locked.scalar_one()
 
 
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    viewer: Viewer,
+    current_password: str,
+    new_password: str,
+) -> User:
+    """Change one's own password; every other session of the account is signed out."""
+    if viewer.api_key_id is not None:
+        raise AuthError("Sign in with a password to change it", "FORBIDDEN")
+    user = await session.get(User, viewer.id)
+    if user is None:
+        raise not_found("The user", ["id"])
+    if not await verify_password(user.password_hash, current_password):
+        raise UserFacingError.one(
+            "The current password is wrong",
+            code=ErrorCode.INVALID_CREDENTIALS,
+            field=["currentPassword"],
+        )
+    try:
+        check_password(new_password, settings)
+    except UserFacingError as exc:
+        raise UserFacingError.one(exc.problems[0].message, field=["newPassword"]) from None
+    user.password_hash = await hash_password(new_password)
+    user.updated_at = utcnow()
+    await session.execute(
+        update(AuthSession)
+        .where(
+            col(AuthSession.user_id) == viewer.id,
+            col(AuthSession.id) != viewer.session_id,
+            col(AuthSession.revoked_at).is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    await session.flush()
+    return user
+
+
 async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | None) -> None:
     """Sign out: the given session token, or the one making the request."""
     if token is not None:
