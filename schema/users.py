@@ -229,9 +229,10 @@ class UserMutation:
     @strawberry.mutation(description="Sign in with e-mail and password.")
     async def session_create(self, info: Info, input: SessionCreateInput) -> SessionPayload:
         ctx = context(info)
-        outcome = await ctx.mutate(
-            lambda s: auth.sign_in(s, ctx.settings, email=input.email, password=input.password)
+        check = await ctx.read(
+            lambda s: auth.check_password_for(s, email=input.email, password=input.password)
         )
+        outcome = await ctx.mutate(lambda s: auth.sign_in(s, ctx.settings, check))
         result = outcome.value
         assert result is not None
         if result.problem is not None:

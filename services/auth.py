@@ -283,20 +283,43 @@ class SignInResult:
     problem: Problem | None = None
 
 
-async def sign_in(
-    session: AsyncSession, settings: Settings, *, email: str, password: str
-) -> SignInResult:
-    """Check a password and open a session.
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The read-only half of a sign-in: whose address it is and whether the password fits."""
 
-    Failures are returned, not raised: the failed attempt must be committed so that repeated
-    guesses are slowed down (each block doubles, up to MAX_BLOCK).
-    """
+    email: str
+    user_id: int | None = None
+    valid: bool = False
+
+
+async def check_password_for(session: AsyncSession, *, email: str, password: str) -> PasswordCheck:
+    """Look the address up and verify the password, outside any write transaction: argon2
+    takes a noticeable fraction of a second, and on SQLite a write transaction would hold every
+    other writer for that long."""
     email = normalize_email(email)
-    now = utcnow()
     if len(email) > MAX_EMAIL_LENGTH:
+        return PasswordCheck(email)
+    throttle = await session.get(LoginThrottle, email)
+    if throttle and throttle.blocked_until and throttle.blocked_until > utcnow():
+        return PasswordCheck(email)  # blocked: no need to spend argon2 on it; sign_in says so
+    user = await _user_by_email(session, email)
+    valid = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    return PasswordCheck(email, user.id if user else None, valid and user is not None)
+
+
+async def sign_in(session: AsyncSession, settings: Settings, check: PasswordCheck) -> SignInResult:
+    """Record a sign-in attempt and open a session if it succeeded.
+
+    Attempts for one address are recorded one after another (see `_locked_throttle`), so
+    every failure counts and a block applies even to guesses checked at the same moment.
+    Failures are returned, not raised: the failed attempt must be committed (each block
+    doubles, up to MAX_BLOCK).
+    """
+    now = utcnow()
+    if len(check.email) > MAX_EMAIL_LENGTH:
         # No account has such an address; nothing to throttle or store.
         return SignInResult(problem=Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS))
-    throttle = await _locked_throttle(session, email)
+    throttle = await _locked_throttle(session, check.email)
     if throttle.blocked_until and throttle.blocked_until > now:
         wait = int((throttle.blocked_until - now).total_seconds()) + 1
         return SignInResult(
@@ -306,9 +329,8 @@ async def sign_in(
                 ("email",),
             )
         )
-    user = await _user_by_email(session, email)
-    valid = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not valid or not user.active:
+    user = await session.get(User, check.user_id) if check.user_id is not None else None
+    if user is None or not check.valid or not user.active:
         throttle.failures += 1
         throttle.updated_at = now
         excess = throttle.failures - settings.login_max_failures
@@ -317,7 +339,7 @@ async def sign_in(
             throttle.blocked_until = now + min(block, MAX_BLOCK)
         message = (
             "The account is deactivated"
-            if user is not None and valid and not user.active
+            if user is not None and check.valid and not user.active
             else WRONG_CREDENTIALS
         )
         await _forget_old_failures(session, now)
