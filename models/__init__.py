@@ -6,7 +6,7 @@ schema-equivalence test compare against.
 
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, ContactLink, Person
-from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, User
+from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
 
 __all__ = [
     "ApiKey",
@@ -18,6 +18,7 @@ __all__ = [
     "FieldDefinition",
     "Invitation",
     "LoginThrottle",
+    "PasswordReset",
     "Person",
     "User",
 ]

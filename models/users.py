@@ -68,6 +68,20 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class PasswordReset(SQLModel, table=True):
+    """An admin's one-time permission for a user to set a new password."""
+
+    __tablename__ = "password_reset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class LoginThrottle(SQLModel, table=True):
     """Failed sign-ins per e-mail address, shared by every worker through the database."""
 

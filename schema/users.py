@@ -153,6 +153,26 @@ class UserPayload:
 
 
 @strawberry.input
+class UserPasswordResetInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class UserPasswordResetPayload:
+    token: str | None = strawberry.field(
+        default=None, description="Give it to the user for passwordReset. Shown only once."
+    )
+    expires_at: datetime | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PasswordResetInput:
+    token: str
+    new_password: str
+
+
+@strawberry.input
 class PasswordChangeInput:
     current_password: str
     new_password: str
@@ -285,6 +305,36 @@ class UserMutation:
         )
         user = User.of(outcome.value) if outcome.value else None
         return UserPayload(user=user, user_errors=user_errors(outcome.problems))
+
+    @strawberry.mutation(
+        description="Let someone who forgot their password set a new one (admins)."
+    )
+    async def user_password_reset(
+        self, info: Info, input: UserPasswordResetInput
+    ) -> UserPasswordResetPayload:
+        ctx = context(info)
+        viewer = await ctx.require(RoleModel.ADMIN)
+        user_id = decode_id(input.id, "User")
+        outcome = await ctx.mutate(
+            lambda s: auth.issue_password_reset(s, ctx.settings, viewer=viewer, user_id=user_id)
+        )
+        if outcome.value is None:
+            return UserPasswordResetPayload(user_errors=user_errors(outcome.problems))
+        reset, token = outcome.value
+        return UserPasswordResetPayload(token=token, expires_at=reset.expires_at)
+
+    @strawberry.mutation(description="Set a new password with a reset token; all old sessions end.")
+    async def password_reset(self, info: Info, input: PasswordResetInput) -> SessionPayload:
+        ctx = context(info)
+        outcome = await ctx.mutate(
+            lambda s: auth.reset_password(
+                s, ctx.settings, token=input.token, new_password=input.new_password
+            )
+        )
+        if outcome.value is None:
+            return SessionPayload(user_errors=user_errors(outcome.problems))
+        user, token, expires_at = outcome.value
+        return SessionPayload(user=User.of(user), token=token, expires_at=expires_at)
 
     @strawberry.mutation(description="Change your password; your other sessions are signed out.")
     async def password_change(self, info: Info, input: PasswordChangeInput) -> UserPayload:

@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.types import utcnow
-from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, Role, User
+from models.users import (
+    ApiKey,
+    AuthSession,
+    Invitation,
+    LoginThrottle,
+    PasswordReset,
+    Role,
+    User,
+)
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_found
 from services.settings import Settings
 from services.values import MAX_EMAIL_LENGTH, is_email
@@ -29,6 +37,7 @@ from services.values import MAX_EMAIL_LENGTH, is_email
 SESSION_PREFIX = "crm_s_"
 API_KEY_PREFIX = "crm_k_"
 INVITATION_PREFIX = "crm_i_"
+RESET_PREFIX = "crm_r_"
 MAX_BLOCK = timedelta(minutes=15)
 FAILURE_MEMORY = timedelta(days=1)
 WRONG_CREDENTIALS = "The e-mail address or password is wrong"
@@ -419,6 +428,74 @@ async def change_password(
     )
     await session.flush()
     return user
+
+
+async def issue_password_reset(
+    session: AsyncSession, settings: Settings, *, viewer: Viewer, user_id: int
+) -> tuple[PasswordReset, str]:
+    """An admin lets someone who forgot their password set a new one (token shown once)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("The user", ["id"])
+    if not user.active:
+        raise UserFacingError.one(
+            "The account is deactivated; reactivate it first", code=ErrorCode.CONFLICT, field=["id"]
+        )
+    token = new_token(RESET_PREFIX)
+    reset = PasswordReset(
+        user_id=user_id,
+        token_hash=hash_token(token),
+        created_by_id=viewer.id,
+        expires_at=utcnow() + timedelta(hours=settings.password_reset_ttl_hours),
+    )
+    session.add(reset)
+    await session.flush()
+    return reset, token
+
+
+async def reset_password(
+    session: AsyncSession, settings: Settings, *, token: str, new_password: str
+) -> tuple[User, str, datetime]:
+    """Set a new password with a reset token; every old session ends and a new one starts."""
+    reset = (
+        await session.execute(
+            select(PasswordReset)
+            .where(col(PasswordReset.token_hash) == hash_token(token))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if reset is None:
+        raise UserFacingError.one(
+            "The reset token is not valid", code=ErrorCode.NOT_FOUND, field=["token"]
+        )
+    if reset.used_at is not None:
+        raise UserFacingError.one(
+            "The reset token has already been used", code=ErrorCode.CONFLICT, field=["token"]
+        )
+    if reset.expires_at <= utcnow():
+        raise UserFacingError.one(
+            "The reset token has expired; ask an admin for a new one",
+            code=ErrorCode.EXPIRED,
+            field=["token"],
+        )
+    try:
+        check_password(new_password, settings)
+    except UserFacingError as exc:
+        raise UserFacingError.one(exc.problems[0].message, field=["newPassword"]) from None
+    user = await session.get(User, reset.user_id)
+    if user is None or not user.active:
+        raise UserFacingError.one("The account is deactivated", field=["token"])
+    reset.used_at = utcnow()
+    user.password_hash = await hash_password(new_password)
+    user.updated_at = utcnow()
+    await session.execute(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user.id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await session.execute(delete(LoginThrottle).where(col(LoginThrottle.email) == user.email))
+    session_token, expires_at = await _start_session(session, settings, user)
+    return user, session_token, expires_at
 
 
 async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | None) -> None:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
 
     session_ttl_hours: int = Field(default=24 * 30, ge=1)
     invitation_ttl_hours: int = Field(default=24 * 7, ge=1)
+    password_reset_ttl_hours: int = Field(default=24, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_block_seconds: int = Field(default=30, ge=1)
     password_min_length: int = Field(default=10, ge=8, le=128)

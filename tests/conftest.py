@@ -33,6 +33,7 @@ TABLES = [
     "field_definition",
     "category",
     "invitation",
+    "password_reset",
     "api_key",
     "auth_session",
     "login_throttle",
