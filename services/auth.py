@@ -417,15 +417,7 @@ async def change_password(
         raise UserFacingError.one(exc.problems[0].message, field=["newPassword"]) from None
     user.password_hash = await hash_password(new_password)
     user.updated_at = utcnow()
-    await session.execute(
-        update(AuthSession)
-        .where(
-            col(AuthSession.user_id) == viewer.id,
-            col(AuthSession.id) != viewer.session_id,
-            col(AuthSession.revoked_at).is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
+    await revoke_sessions_of(session, viewer.id, keep=viewer.session_id)
     await session.flush()
     return user
 
@@ -488,14 +480,21 @@ async def reset_password(
     reset.used_at = utcnow()
     user.password_hash = await hash_password(new_password)
     user.updated_at = utcnow()
-    await session.execute(
-        update(AuthSession)
-        .where(col(AuthSession.user_id) == user.id, col(AuthSession.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-    )
+    assert user.id is not None
+    await revoke_sessions_of(session, user.id)
     await session.execute(delete(LoginThrottle).where(col(LoginThrottle.email) == user.email))
     session_token, expires_at = await _start_session(session, settings, user)
     return user, session_token, expires_at
+
+
+async def revoke_sessions_of(session: AsyncSession, user_id: int, keep: int | None = None) -> None:
+    """Sign a user out everywhere (but for the session `keep`)."""
+    query = update(AuthSession).where(
+        col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None)
+    )
+    if keep is not None:
+        query = query.where(col(AuthSession.id) != keep)
+    await session.execute(query.values(revoked_at=utcnow()))
 
 
 async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | None) -> None:

@@ -2,13 +2,13 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.types import utcnow
-from models.users import AuthSession, Role, User
-from services.auth import Viewer, check_name
+from models.users import Role, User
+from services.auth import Viewer, check_name, revoke_sessions_of
 from services.errors import AuthError, ErrorCode, UserFacingError, not_found
 
 
@@ -60,11 +60,7 @@ async def update_user(
         user.role = role
     if active is False and user.active:
         # Signing out everywhere: reactivation must not bring old sessions back.
-        await session.execute(
-            update(AuthSession)
-            .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
-            .values(revoked_at=utcnow())
-        )
+        await revoke_sessions_of(session, user_id)
     if active is not None:
         user.active = active
     user.updated_at = utcnow()
