@@ -1,12 +1,12 @@
 """Contact cards as people use them: create, update, delete and restore cards, and the persons
 who work there."""
 
-import base64
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from services.ids import encode_id
 from tests.conftest import Api
 
 # --- GraphQL ---------------------------------------------------------------------------------
@@ -63,11 +63,6 @@ PERSONS = "query($id: ID!) { contact(id: $id) { updatedAt persons { fullName } }
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def global_id(type_name: str, pk: int) -> str:
-    """The opaque ID the API would give an object (for objects that do not exist)."""
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
@@ -259,7 +254,7 @@ async def test_card_needs_a_name(admin: Api) -> None:
 
 async def test_create_in_a_missing_category_is_not_found(admin: Api) -> None:
     errors = await admin.user_errors(
-        CONTACT_CREATE, {"input": {"categoryId": global_id("Category", 999), "name": "Lost"}}
+        CONTACT_CREATE, {"input": {"categoryId": encode_id("Category", 999), "name": "Lost"}}
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["categoryId"], "NOT_FOUND")]
 
@@ -452,7 +447,7 @@ async def test_update_with_a_bad_detail_changes_nothing(admin: Api) -> None:
 
 async def test_update_of_a_missing_card_is_not_found(admin: Api) -> None:
     errors = await admin.user_errors(
-        CONTACT_UPDATE, {"input": {"id": global_id("Contact", 999), "name": "Ghost"}}
+        CONTACT_UPDATE, {"input": {"id": encode_id("Contact", 999), "name": "Ghost"}}
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["id"], "NOT_FOUND")]
 
@@ -646,7 +641,7 @@ async def test_person_with_a_bad_email_or_phone_is_refused(admin: Api) -> None:
 
 
 async def test_changing_a_missing_person_is_not_found(admin: Api) -> None:
-    missing = global_id("Person", 999)
+    missing = encode_id("Person", 999)
     errors = await admin.user_errors(PERSON_UPDATE, {"input": {"id": missing, "title": "X"}})
     assert [(e["field"], e["code"]) for e in errors] == [(["id"], "NOT_FOUND")]
     errors = await admin.user_errors(PERSON_DELETE, {"input": {"id": missing}})

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from models.contacts import Contact
+from services.ids import decode_id, encode_id
 from tests.conftest import Api
 
 # --- GraphQL ---------------------------------------------------------------------------------
@@ -51,10 +52,6 @@ RELATED_CURSOR = """query($id: ID!) { contact(id: $id) {
 
 Filter = dict[str, Any]
 Order = list[dict[str, str]]
-
-
-def global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
@@ -695,7 +692,7 @@ async def seed_many(api: Api) -> tuple[str, list[dict[str, Any]]]:
         )
     async with api.engine.begin() as connection:
         for card in cards:
-            pk = int(base64.urlsafe_b64decode(card["id"] + "==").decode().split(":")[1])
+            pk = decode_id(card["id"], "Contact")
             await connection.execute(
                 update(Contact).where(col(Contact.id) == pk).values(created_at=card["CREATED_AT"])
             )
@@ -1054,8 +1051,8 @@ async def test_garbage_cursor_is_refused(admin: Api, cursor: str) -> None:
     "category_id",
     [
         pytest.param("nope", id="garbage"),
-        pytest.param(global_id("Contact", 1), id="id-of-a-contact"),
-        pytest.param(global_id("Category", 0), id="zero"),
+        pytest.param(encode_id("Contact", 1), id="id-of-a-contact"),
+        pytest.param(encode_id("Category", 0), id="zero"),
     ],
 )
 async def test_malformed_category_id_is_an_invalid_id_error(admin: Api, category_id: str) -> None:
@@ -1065,7 +1062,7 @@ async def test_malformed_category_id_is_an_invalid_id_error(admin: Api, category
 
 
 async def test_unknown_category_is_not_found(admin: Api) -> None:
-    error = await refused(admin, global_id("Category", 999))
+    error = await refused(admin, encode_id("Category", 999))
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert "category" in error["message"]
 

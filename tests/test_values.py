@@ -1,12 +1,12 @@
 """Custom field values: every type stores good values in their canonical form and refuses bad
 ones with a userError naming the field, and nothing is written when anything is wrong."""
 
-import base64
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from services.ids import encode_id
 from tests.conftest import Api
 
 # --- GraphQL ---------------------------------------------------------------------------------
@@ -28,11 +28,6 @@ USER_UPDATE = f"""mutation($input: UserUpdateInput!) {{
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def global_id(type_name: str, pk: int) -> str:
-    """The opaque ID the API would give an object (for objects that do not exist)."""
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
@@ -321,7 +316,7 @@ BAD_VALUES = [
         "MONEY", {}, "lots", "expected an amount such as 1250.50", id="MONEY-not-an-amount"
     ),
     pytest.param("USER", {}, "not an id", "is not a valid ID", id="USER-garbage"),
-    pytest.param("USER", {}, global_id("Contact", 1), "expected a User", id="USER-other-type"),
+    pytest.param("USER", {}, encode_id("Contact", 1), "expected a User", id="USER-other-type"),
 ]
 
 
@@ -387,7 +382,7 @@ async def test_user_id_of_someone_who_does_not_exist_is_refused(admin: Api) -> N
     category_id = await create_category(admin)
     await create_field(admin, category_id, "owner", "USER")
 
-    errors = await create_errors(admin, category_id, {"owner": global_id("User", 999)})
+    errors = await create_errors(admin, category_id, {"owner": encode_id("User", 999)})
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "owner"], "NOT_FOUND")]
     assert "no active user" in errors[0]["message"]
