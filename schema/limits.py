@@ -22,7 +22,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from services.errors import AuthError, BadRequestError
+from services.errors import AuthError, BadRequestError, RetryableError
 from services.pagination import DEFAULT_PAGE_SIZE
 
 # The most IDs Query.nodes takes (schema/node.py checks it).
@@ -110,7 +110,7 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
     return CostLimit
 
 
-CLIENT_ERRORS = (AuthError, BadRequestError)
+CLIENT_ERRORS = (AuthError, BadRequestError, RetryableError)
 
 
 class ErrorPolicy(SchemaExtension):
@@ -130,11 +130,11 @@ class ErrorPolicy(SchemaExtension):
         if original is None or isinstance(original, GraphQLError):
             return error
         if isinstance(original, CLIENT_ERRORS):
+            extensions: dict[str, Any] = {"code": original.code}
+            if isinstance(original, RetryableError):
+                extensions["retryAfter"] = original.retry_after
             return GraphQLError(
-                str(original),
-                nodes=error.nodes,
-                path=error.path,
-                extensions={"code": original.code},
+                str(original), nodes=error.nodes, path=error.path, extensions=extensions
             )
         logger.error("Unexpected error in %s", error.path, exc_info=original)
         return GraphQLError(

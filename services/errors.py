@@ -66,3 +66,25 @@ class BadRequestError(Exception):
     def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
         super().__init__(message)
         self.code = code
+
+
+class RetryableError(Exception):
+    """The service cannot do this right now, through no fault of the request: the client may
+    send it again after `retry_after` seconds. Nothing was written.
+
+    `RATE_LIMITED`: too much work of this kind at once (HTTP 429 when it refuses the whole
+    request); `UNAVAILABLE`: the database cannot be reached or written (HTTP 503).
+    """
+
+    def __init__(self, message: str, code: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+def rate_limited(message: str, retry_after: int = 1) -> RetryableError:
+    return RetryableError(message, "RATE_LIMITED", retry_after)
+
+
+def unavailable(message: str, retry_after: int = 2) -> RetryableError:
+    return RetryableError(message, "UNAVAILABLE", retry_after)
