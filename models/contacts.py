@@ -37,9 +37,17 @@ class Contact(SQLModel, table=True):
     created_by_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )
+    # Counts every change of the card (details, values, persons, deletion), so a client can
+    # make an update conditional on the version it read.
+    version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def touch(self) -> None:
+        """Record a change of the card: a new version and modification time."""
+        self.version += 1
+        self.updated_at = utcnow()
 
 
 class Person(SQLModel, table=True):

@@ -73,6 +73,10 @@ class Contact(Node):
     email: str | None
     phone: str | None
     website: str | None
+    version: int = strawberry.field(
+        description="Counts the card's changes; pass it as contactUpdate's expectedVersion to "
+        "update only if nobody changed the card since you read it."
+    )
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -88,6 +92,7 @@ class Contact(Node):
             email=model.email,
             phone=model.phone,
             website=model.website,
+            version=model.version,
             created_at=model.created_at,
             updated_at=model.updated_at,
             deleted_at=model.deleted_at,
@@ -463,6 +468,11 @@ class ContactUpdateInput:
     website: str | None = strawberry.UNSET
     address: AddressInput | None = strawberry.UNSET
     values: JSON | None = None
+    expected_version: int | None = strawberry.field(
+        default=None,
+        description="Refuse the update with a CONFLICT if the card's version is no longer this "
+        "one (someone else changed it since you read it).",
+    )
 
 
 @strawberry.input
@@ -579,27 +589,16 @@ class ContactMutation:
         category_id = decode_id(input.category_id, "Category")
         persons = [_present(p, PERSON_FIELDS) for p in input.persons or []]
 
-        async def work(session: Any) -> ContactModel:
-            contact = await contacts.create_contact(
-                session,
+        outcome = await ctx.mutate(
+            lambda s: contacts.create_contact(
+                s,
                 viewer=viewer,
                 category_id=category_id,
                 details=_details(input),
                 values=_json_object(input.values),
+                persons=persons,
             )
-            for i, details in enumerate(persons):
-                try:
-                    await contacts.create_person(session, contact_id=contact.id, details=details)  # type: ignore[arg-type]
-                except UserFacingError as exc:
-                    raise UserFacingError(
-                        [
-                            type(p)(p.message, p.code, ("persons", str(i), *(p.field or ())))
-                            for p in exc.problems
-                        ]
-                    ) from None
-            return contact
-
-        outcome = await ctx.mutate(work)
+        )
         return _contact_payload(outcome.value, outcome.problems)
 
     @strawberry.mutation
@@ -609,7 +608,11 @@ class ContactMutation:
         contact_id = decode_id(input.id, "Contact")
         outcome = await ctx.mutate(
             lambda s: contacts.update_contact(
-                s, contact_id=contact_id, details=_details(input), values=_json_object(input.values)
+                s,
+                contact_id=contact_id,
+                details=_details(input),
+                values=_json_object(input.values),
+                expected_version=input.expected_version,
             )
         )
         return _contact_payload(outcome.value, outcome.problems)

@@ -21,6 +21,7 @@ from models.contacts import Contact
 from models.types import utcnow
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import KEY_RE, create_field_index, drop_field_index, value_expression
+from services.locks import lock_category_shapes
 from services.search import refresh_search_text
 from services.values import (
     NOT_UNIQUE_TYPES,
@@ -65,6 +66,12 @@ async def get_category(session: AsyncSession, category_id: int) -> Category:
     if category is None:
         raise not_found("The category", ["categoryId"])
     return category
+
+
+async def _reshape(session: AsyncSession, *category_ids: int) -> None:
+    """Take the categories' shape for ourselves (services/locks.py): fields, relations and the
+    cards' values change only one admin at a time, and never under a card being written."""
+    await lock_category_shapes(session, category_ids, exclusive=True)
 
 
 async def category_by_key(session: AsyncSession, key: str) -> Category | None:
@@ -129,6 +136,7 @@ async def update_category(
 
 async def delete_category(session: AsyncSession, *, category_id: int) -> None:
     """Delete a category that has no live cards; its deleted cards go with it."""
+    await _reshape(session, category_id)
     category = await get_category(session, category_id)
     live = (
         await session.execute(
@@ -174,6 +182,15 @@ async def fields_of(session: AsyncSession, category_ids: Sequence[int]) -> list[
 
 async def get_field(session: AsyncSession, field_id: int) -> FieldDefinition:
     definition = await session.get(FieldDefinition, field_id)
+    if definition is None:
+        raise not_found("The field definition", ["id"])
+    return definition
+
+
+async def _reshaped_field(session: AsyncSession, field_id: int) -> FieldDefinition:
+    """A field to change, read afresh once its category's shape is ours."""
+    await _reshape(session, (await get_field(session, field_id)).category_id)
+    definition = await session.get(FieldDefinition, field_id, populate_existing=True)
     if definition is None:
         raise not_found("The field definition", ["id"])
     return definition
@@ -342,6 +359,7 @@ def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
 async def create_field(
     session: AsyncSession, *, category_id: int, key: str, spec: FieldSpec, position: int | None
 ) -> FieldDefinition:
+    await _reshape(session, category_id)
     await get_category(session, category_id)
     check_key(key, "field")
     existing = await fields_of(session, [category_id])
@@ -375,7 +393,7 @@ async def create_field(
 
 
 async def update_field(session: AsyncSession, *, field_id: int, spec: FieldSpec) -> FieldDefinition:
-    definition = await get_field(session, field_id)
+    definition = await _reshaped_field(session, field_id)
     before = FieldDefinition.model_validate(definition.model_dump())
     _apply_spec(definition, spec)
     definition.updated_at = utcnow()
@@ -413,13 +431,13 @@ async def _convert_values(
     dialect = (await session.connection()).dialect.name
     expression = value_expression(dialect, before.key, FieldType(before.type))
     rows = await session.execute(
-        select(col(Contact.id), col(Contact.custom_values)).where(
+        select(col(Contact.id), col(Contact.custom_values), col(Contact.version)).where(
             col(Contact.category_id) == before.category_id, expression.is_not(None)
         )
     )
-    changed: dict[int, dict[str, Any]] = {}
+    changed: dict[int, tuple[dict[str, Any], int]] = {}
     blocking: list[str] = []
-    for contact_id, values in rows:
+    for contact_id, values, version in rows:
         stored = values.get(before.key)
         try:
             converted = convert(stored, before, after)
@@ -427,7 +445,7 @@ async def _convert_values(
             blocking.append(str(exc))
             continue
         if converted != stored or type(converted) is not type(stored):
-            changed[contact_id] = {**values, before.key: converted}
+            changed[contact_id] = ({**values, before.key: converted}, version)
     if blocking:
         raise UserFacingError(
             [
@@ -441,9 +459,13 @@ async def _convert_values(
             ]
         )
     if changed:
+        # A converted value is a change of the card: its version moves on.
         await session.execute(
             update(Contact),
-            [{"id": contact_id, "custom_values": values} for contact_id, values in changed.items()],
+            [
+                {"id": contact_id, "custom_values": values, "version": version + 1}
+                for contact_id, (values, version) in changed.items()
+            ],
         )
 
 
@@ -478,7 +500,7 @@ async def set_field_archived(
     session: AsyncSession, *, field_id: int, archived: bool
 ) -> FieldDefinition:
     """Archive (hide, keep values) or restore a field."""
-    definition = await get_field(session, field_id)
+    definition = await _reshaped_field(session, field_id)
     if archived == (definition.archived_at is not None):
         return definition
     definition.archived_at = utcnow() if archived else None
@@ -492,6 +514,7 @@ async def set_field_archived(
 async def reorder_fields(
     session: AsyncSession, *, category_id: int, field_ids: Sequence[int]
 ) -> list[FieldDefinition]:
+    await _reshape(session, category_id)
     await get_category(session, category_id)
     fields = await fields_of(session, [category_id])
     by_id = {f.id: f for f in fields}
@@ -553,6 +576,7 @@ async def create_relation(
     check_key(inverse_key, "inverse relation", "inverseKey")
     if key == inverse_key:
         raise UserFacingError.one("The key and the inverse key must differ", field=["inverseKey"])
+    await _reshape(session, from_category_id, to_category_id)
     for category_id, field_name in (
         (from_category_id, "fromCategoryId"),
         (to_category_id, "toCategoryId"),
@@ -590,5 +614,6 @@ async def delete_relation(session: AsyncSession, *, relation_id: int) -> None:
     relation = await session.get(CategoryRelation, relation_id)
     if relation is None:
         raise not_found("The relation", ["id"])
+    await _reshape(session, relation.from_category_id, relation.to_category_id)
     await session.delete(relation)
     await session.flush()

@@ -24,6 +24,7 @@ from services.auth import Viewer
 from services.categories import fields_of, relations_of
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
+from services.locks import lock_category_shapes
 from services.search import contact_search_text
 from services.values import coerce, is_email, is_phone
 
@@ -131,6 +132,9 @@ class CategoryShape:
 async def category_shape(
     session: AsyncSession, category_id: int, field: str = "categoryId"
 ) -> CategoryShape:
+    """The category's field definitions, held (shared) until the transaction ends so that an
+    admin cannot change them while a card is validated against them."""
+    await lock_category_shapes(session, [category_id], exclusive=False)
     category = await session.get(Category, category_id)
     if category is None:
         raise not_found("The category", [field])
@@ -260,6 +264,42 @@ async def get_contact(session: AsyncSession, contact_id: int, field: str = "id")
     return contact
 
 
+async def lock_contact(
+    session: AsyncSession, contact_id: int, field: str = "id", *, shared: bool = False
+) -> Contact:
+    """The card, read afresh and locked until the transaction ends (see services/locks.py):
+    for update, or shared when the card only has to stay as it is."""
+    contact = await session.get(
+        Contact,
+        contact_id,
+        with_for_update={"read": shared},
+        populate_existing=True,
+    )
+    if contact is None:
+        raise not_found("The contact", [field])
+    return contact
+
+
+async def _writable_contact(
+    session: AsyncSession, contact_id: int, field: str = "id"
+) -> tuple[Contact, CategoryShape]:
+    """A card to change, locked after its category's shape (the lock order of
+    services/locks.py), with that shape."""
+    category_id = (await get_contact(session, contact_id, field)).category_id
+    shape = await category_shape(session, category_id)
+    return await lock_contact(session, contact_id, field), shape
+
+
+def _check_version(contact: Contact, expected: int | None) -> None:
+    if expected is not None and expected != contact.version:
+        raise UserFacingError.one(
+            f"The card was changed by someone else since you read it (you read version "
+            f"{expected}, it is now at {contact.version}); reload it and apply your change again",
+            code=ErrorCode.CONFLICT,
+            field=["expectedVersion"],
+        )
+
+
 async def create_contact(
     session: AsyncSession,
     *,
@@ -267,7 +307,10 @@ async def create_contact(
     category_id: int,
     details: Mapping[str, Any],
     values: Mapping[str, Any],
+    persons: Sequence[Mapping[str, Any]] = (),
 ) -> Contact:
+    """A new card (version 1) with its values and persons; a person's problems name
+    `["persons", index, ...]`."""
     shape = await category_shape(session, category_id)
     contact = Contact(category_id=category_id, name="", created_by_id=viewer.id)
     _apply_details(contact, {"name": None, **details})
@@ -275,6 +318,21 @@ async def create_contact(
     contact.search_text = contact_search_text(contact, shape.fields)
     session.add(contact)
     await _flush_checking_unique(session, shape)
+    if len(persons) > MAX_PERSONS_PER_CONTACT:
+        raise UserFacingError.one(
+            f"A card holds at most {MAX_PERSONS_PER_CONTACT} persons", field=["persons"]
+        )
+    for index, person_details in enumerate(persons):
+        try:
+            _add_person(session, contact, index + 1, person_details)
+        except UserFacingError as exc:
+            raise UserFacingError(
+                [
+                    Problem(p.message, p.code, ("persons", str(index), *(p.field or ())))
+                    for p in exc.problems
+                ]
+            ) from None
+    await session.flush()
     return contact
 
 
@@ -284,33 +342,35 @@ async def update_contact(
     contact_id: int,
     details: Mapping[str, Any],
     values: Mapping[str, Any] | None,
+    expected_version: int | None = None,
 ) -> Contact:
-    contact = await get_contact(session, contact_id)
+    """Change details and values; with `expected_version`, only if nobody changed the card
+    since the client read that version."""
+    contact, shape = await _writable_contact(session, contact_id)
+    _check_version(contact, expected_version)
     if contact.deleted_at is not None:
         raise UserFacingError.one(
             "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"]
         )
-    shape = await category_shape(session, contact.category_id)
     _apply_details(contact, details)
     if values is not None:
         contact.custom_values = await merge_values(
             session, shape, contact.custom_values, values, creating=False
         )
     contact.search_text = contact_search_text(contact, shape.fields)
-    contact.updated_at = utcnow()
+    contact.touch()
     await _flush_checking_unique(session, shape)
     return contact
 
 
 async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted: bool) -> Contact:
     """Soft delete, or restore (which fails if a unique value was taken in the meantime)."""
-    contact = await get_contact(session, contact_id)
-    if deleted and contact.deleted_at is None:
-        contact.deleted_at = utcnow()
-    elif not deleted and contact.deleted_at is not None:
-        contact.deleted_at = None
-    contact.updated_at = utcnow()
-    await _flush_checking_unique(session, await category_shape(session, contact.category_id))
+    contact, shape = await _writable_contact(session, contact_id)
+    if deleted == (contact.deleted_at is not None):
+        return contact  # already so: nothing changes, not even the version
+    contact.deleted_at = utcnow() if deleted else None
+    contact.touch()
+    await _flush_checking_unique(session, shape)
     return contact
 
 
@@ -343,7 +403,8 @@ def _apply_person(person: Person, details: Mapping[str, Any]) -> None:
 async def create_person(
     session: AsyncSession, *, contact_id: int, details: Mapping[str, Any]
 ) -> Person:
-    contact = await get_contact(session, contact_id, "contactId")
+    # Locked: persons are counted and numbered from the card's current ones.
+    contact = await lock_contact(session, contact_id, "contactId")
     if contact.deleted_at is not None:
         raise UserFacingError.one(
             "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"]
@@ -359,24 +420,36 @@ async def create_person(
         raise UserFacingError.one(
             f"A card holds at most {MAX_PERSONS_PER_CONTACT} persons", field=["contactId"]
         )
-    person = Person(contact_id=contact_id, position=(last or 0) + 1)
-    _apply_person(person, details)
-    session.add(person)
-    contact.updated_at = utcnow()
+    person = _add_person(session, contact, (last or 0) + 1, details)
+    contact.touch()
     await session.flush()
     return person
 
 
+def _add_person(
+    session: AsyncSession, contact: Contact, position: int, details: Mapping[str, Any]
+) -> Person:
+    assert contact.id is not None
+    person = Person(contact_id=contact.id, position=position)
+    _apply_person(person, details)
+    session.add(person)
+    return person
+
+
 async def _editable_person(session: AsyncSession, person_id: int) -> Person:
-    """A person whose card is not in the bin."""
+    """A person whose card is not in the bin, locked with the card, which records the change."""
     person = await session.get(Person, person_id)
     if person is None:
         raise not_found("The person", ["id"])
-    contact = await get_contact(session, person.contact_id)
+    contact = await lock_contact(session, person.contact_id)
+    person = await session.get(Person, person_id, with_for_update=True, populate_existing=True)
+    if person is None:  # removed while we waited for the card
+        raise not_found("The person", ["id"])
     if contact.deleted_at is not None:
         raise UserFacingError.one(
             "The person's card is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"]
         )
+    contact.touch()
     return person
 
 
@@ -446,9 +519,14 @@ async def resolve_direction(session: AsyncSession, category_id: int, name: str) 
 async def _link_ends(
     session: AsyncSession, relation_name: str, from_id: int, to_id: int
 ) -> tuple[Direction, int, int]:
-    """The relation and the (source, target) card ids in the relation's own orientation."""
-    source = await get_contact(session, from_id, "fromId")
-    target = await get_contact(session, to_id, "toId")
+    """The relation and the (source, target) card ids in the relation's own orientation.
+
+    Both cards stay as they are (not deleted, say) until the link is written."""
+    ends = {from_id: "fromId", to_id: "toId"}
+    categories = [(await get_contact(session, i, field)).category_id for i, field in ends.items()]
+    await lock_category_shapes(session, categories, exclusive=False)
+    locked = {i: await lock_contact(session, i, ends[i], shared=True) for i in sorted(ends)}
+    source, target = locked[from_id], locked[to_id]
     direction = await resolve_direction(session, source.category_id, relation_name)
     if target.category_id != direction.other_category_id:
         raise UserFacingError.one(

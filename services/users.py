@@ -40,7 +40,10 @@ async def update_user(
         raise AuthError(
             "Only an admin can change roles, deactivate or edit other users", "FORBIDDEN"
         )
-    user = await session.get(User, user_id)
+    # Locks in one order (the active admins, then the account), so that concurrent changes
+    # of the same account wait for each other instead of deciding on what they read earlier.
+    active_admins = await _active_admins(session) if role is not None or active is not None else 0
+    user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None:
         raise not_found("The user", ["id"])
     if name is not None:
@@ -50,7 +53,7 @@ async def update_user(
         and user.active
         and ((role is not None and role != Role.ADMIN) or active is False)
     )
-    if demotes_admin and await _active_admins(session) <= 1:
+    if demotes_admin and active_admins <= 1:
         raise UserFacingError.one(
             "This is the last active admin; make someone else admin first",
             code=ErrorCode.CONFLICT,
@@ -74,6 +77,7 @@ async def _active_admins(session: AsyncSession) -> int:
     query = (
         select(col(User.id))
         .where(col(User.role) == Role.ADMIN, col(User.active).is_(True))
+        .order_by(col(User.id))
         .with_for_update()
     )
     return len((await session.execute(query)).all())

@@ -1,6 +1,7 @@
 """Contact cards as people use them: create, update, delete and restore cards, and the persons
 who work there."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import Api
 # --- GraphQL ---------------------------------------------------------------------------------
 
 CARD = """fragment Card on Contact {
-  id name orgNumber email phone website
+  id name version orgNumber email phone website
   address { street postalCode city region country }
   values
   persons { id firstName lastName fullName title email phone mobile }
@@ -415,6 +416,60 @@ async def test_update_moves_updated_at_but_not_created_at(admin: Api) -> None:
     updated = await update_contact(admin, card["id"], email="a@acme.example")
     assert updated["createdAt"] == card["createdAt"]
     assert updated["updatedAt"] > card["updatedAt"]
+
+
+async def test_every_change_of_a_card_moves_its_version(admin: Api) -> None:
+    category_id = await create_category(admin)
+    card = await create_contact(admin, category_id, "Acme", persons=[{"firstName": "Anna"}])
+    assert card["version"] == 1
+    assert (await update_contact(admin, card["id"], email="a@acme.example"))["version"] == 2
+    added = await admin.ok(PERSON_CREATE, {"input": {"contactId": card["id"], "lastName": "Ek"}})
+    person_id = added["personCreate"]["person"]["id"]
+    assert (await read_contact(admin, card["id"]))["version"] == 3
+    await admin.ok(PERSON_UPDATE, {"input": {"id": person_id, "title": "CFO"}})
+    await admin.ok(PERSON_DELETE, {"input": {"id": person_id}})
+    assert (await read_contact(admin, card["id"]))["version"] == 5
+    await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
+    await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})  # already deleted: no change
+    restored = await admin.ok(CONTACT_RESTORE, {"input": {"id": card["id"]}})
+    assert restored["contactRestore"]["contact"]["version"] == 7
+
+
+async def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(admin: Api) -> None:
+    category_id = await create_category(admin)
+    card = await create_contact(admin, category_id, "Acme")
+    # Two people read version 1; the first saves, the second must not overwrite unknowingly.
+    first = await update_contact(admin, card["id"], name="Acme AB", expectedVersion=1)
+    assert first["version"] == 2
+    errors = await admin.user_errors(
+        CONTACT_UPDATE, {"input": {"id": card["id"], "name": "ACME", "expectedVersion": 1}}
+    )
+    assert [(e["field"], e["code"]) for e in errors] == [(["expectedVersion"], "CONFLICT")]
+    assert "you read version 1, it is now at 2" in errors[0]["message"]
+    assert (await read_contact(admin, card["id"]))["name"] == "Acme AB"
+    # Reloaded, the second person's change goes through.
+    assert (await update_contact(admin, card["id"], name="ACME", expectedVersion=2))["version"] == 3
+
+
+async def test_concurrent_conditional_updates_of_one_version_let_exactly_one_through(
+    admin: Api,
+) -> None:
+    category_id = await create_category(admin)
+    card = await create_contact(admin, category_id, "Acme")
+
+    async def attempt(i: int) -> list[dict[str, Any]]:
+        body = await admin.post(
+            CONTACT_UPDATE,
+            {"input": {"id": card["id"], "name": f"Acme {i}", "expectedVersion": 1}},
+            token=admin.admin_token,
+        )
+        errors: list[dict[str, Any]] = body["data"]["contactUpdate"]["userErrors"]
+        return errors
+
+    outcomes = await asyncio.gather(*(attempt(i) for i in range(8)))
+    assert sum(1 for errors in outcomes if not errors) == 1
+    assert all(e[0]["code"] == "CONFLICT" for e in outcomes if e)
+    assert (await read_contact(admin, card["id"]))["version"] == 2
 
 
 async def test_update_name_to_null_is_refused(admin: Api) -> None:
