@@ -18,7 +18,7 @@ from strawberry.tools import merge_types
 from schema.categories import CategoryMutation, CategoryQuery
 from schema.common import Node, context
 from schema.contacts import ContactMutation, ContactQuery
-from schema.limits import ErrorPolicy, ReleaseSession, cost_rule
+from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings, cost_rule
 from schema.node import resolve_nodes
 from schema.users import UserMutation, UserQuery
 from services.settings import Settings
@@ -51,6 +51,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         depth_rule(settings.max_query_depth, should_ignore=None),
         alias_rule(settings.max_query_aliases),
         cost_rule(settings.max_query_cost, settings.max_page_size),
+        StorableStrings,
     ]
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -4,10 +4,13 @@ Depth, token and alias limits come from Strawberry's own extensions (see schema/
 """
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
+    DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -15,10 +18,13 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
+    VariableDefinitionNode,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -108,6 +114,67 @@ def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
             return total
 
     return CostLimit
+
+
+# No database stores these in text: PostgreSQL refuses NUL, and a lone UTF-16 surrogate is not
+# Unicode at all (it cannot be encoded as UTF-8 for either driver).
+UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_character(text: str) -> str | None:
+    """What in `text` no database can store, said for people; None when all is well."""
+    found = UNSTORABLE_CHARACTER.search(text)
+    if found is None:
+        return None
+    code_point = f"U+{ord(found.group()):04X}"
+    if found.group() == "\x00":
+        return f"a NUL character ({code_point})"
+    return f"an unpaired UTF-16 surrogate ({code_point}), which is not valid Unicode"
+
+
+class StorableStrings(ValidationRule):
+    """Refuses string literals in the document that no database can store, naming where they
+    are, before anything runs. (The lexer already refuses lone surrogates in literals.)"""
+
+    def enter_string_value(
+        self,
+        node: StringValueNode,
+        key: Any,
+        parent: Any,
+        path: Sequence[Any],
+        ancestors: Sequence[Any],
+    ) -> None:
+        problem = unstorable_character(node.value)
+        if problem is not None:
+            where = _literal_position([*ancestors, parent], path)
+            self.report_error(
+                GraphQLError(
+                    f"The string at {where} contains {problem}, which cannot be stored",
+                    node,
+                    extensions={"code": "BAD_REQUEST"},
+                )
+            )
+
+
+def _literal_position(chain: Sequence[Any], path: Sequence[Any]) -> str:
+    """Where a literal sits, e.g. `categoryCreate(input.name)`, `contacts(filter.in[2])` or
+    `the default value of $key`; `chain[i]` is the node or tuple that `path[i]` indexes."""
+    owner = "the document"
+    names: list[str] = []
+    for index, (node, step) in enumerate(zip(chain, path, strict=True)):
+        if isinstance(node, FieldNode | DirectiveNode):
+            owner = node.name.value if isinstance(node, FieldNode) else f"@{node.name.value}"
+            names = []
+        elif isinstance(node, VariableDefinitionNode):
+            owner, names = f"the default value of ${node.variable.name.value}", []
+        elif isinstance(node, ArgumentNode | ObjectFieldNode):
+            names.append(f".{node.name.value}")
+        elif isinstance(node, tuple) and isinstance(chain[index - 1], ListValueNode):
+            names.append(f"[{step}]")
+    inside = "".join(names).removeprefix(".")
+    if not inside:
+        return owner
+    return f"{owner} at {inside}" if owner.startswith("the ") else f"{owner}({inside})"
 
 
 CLIENT_ERRORS = (AuthError, BadRequestError, RetryableError)
