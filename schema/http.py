@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -79,6 +79,12 @@ class RequestError(Exception):
 
 
 @dataclass(frozen=True)
+class NamedOperation:
+    name: str | None
+    type: OperationType
+
+
+@dataclass(frozen=True)
 class GraphQLRequest:
     query: str
     operation_name: str | None
@@ -100,7 +106,7 @@ class GraphQLHTTP:
         self.context = context
         self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
         self.max_tokens = max_tokens
-        self.documents = lru_cache(maxsize=CACHED_DOCUMENTS)(self._parse)
+        self.operations = lru_cache(maxsize=CACHED_DOCUMENTS)(self._operations)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -157,10 +163,10 @@ class GraphQLHTTP:
 
     async def _run(self, request: Request, params: GraphQLRequest, media_type: str) -> Response:
         refuse_unstorable(params)
-        operation = chosen_operation(self._document(params.query), params.operation_name)
-        if operation.operation == OperationType.SUBSCRIPTION:
+        operation = chosen_operation(self._operations_in(params.query), params.operation_name)
+        if operation == OperationType.SUBSCRIPTION:
             raise RequestError.bad("Subscriptions are not served over HTTP")
-        if operation.operation == OperationType.MUTATION and request.method != "POST":
+        if operation == OperationType.MUTATION and request.method != "POST":
             # Safe methods never change anything (and so cannot be used across sites).
             raise HttpError(
                 405,
@@ -184,15 +190,21 @@ class GraphQLHTTP:
             await context.close()
         return result_response(result, media_type)
 
-    def _document(self, query: str) -> DocumentNode:
+    def _operations_in(self, query: str) -> tuple[NamedOperation, ...]:
         try:
-            return self.documents(query)
-        except GraphQLError as error:
+            return self.operations(query)
+        except GraphQLError as error:  # a syntax error: nothing to run
             raise RequestError([dict(error.formatted)]) from None
 
-    def _parse(self, query: str) -> DocumentNode:
+    def _operations(self, query: str) -> tuple[NamedOperation, ...]:
         # The same token limit as the schema's own parsing, which runs on this text later.
-        return parse(query, max_tokens=self.max_tokens)
+        # Only the operations' names and types are kept: the schema caches the document.
+        document = parse(query, max_tokens=self.max_tokens)
+        return tuple(
+            NamedOperation(d.name.value if d.name else None, d.operation)
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
+        )
 
 
 # --- content negotiation ------------------------------------------------------------------------
@@ -424,17 +436,16 @@ def _path(steps: Steps) -> str:
     return "variables" + "".join(reversed(names))
 
 
-def chosen_operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
-    """GraphQL's GetOperation(): the named operation, or the only one. Never the first of
-    several, which would run an operation the client did not choose."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+def chosen_operation(operations: Sequence[NamedOperation], name: str | None) -> OperationType:
+    """The type of the operation GraphQL's GetOperation() picks: the named one, or the only
+    one. Never the first of several, which would run an operation the client did not choose."""
     if name is not None:
         for operation in operations:
-            if operation.name is not None and operation.name.value == name:
-                return operation
+            if operation.name == name:
+                return operation.type
         raise RequestError.bad(f"The document has no operation named '{name[:100]}'")
     if len(operations) == 1:
-        return operations[0]
+        return operations[0].type
     if not operations:
         raise RequestError.bad("The document has no operation to run")
     raise RequestError.bad(
