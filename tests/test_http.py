@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import text
 
 from server import create_app
@@ -329,6 +331,16 @@ async def test_graphiql_goes_to_browsers_and_queries_in_the_url_to_the_api(
     assert head.headers["content-length"] == page.headers["content-length"]
     assert query.json() == {"data": {"__typename": "Query"}}
     assert media_type(query) == JSON
+
+
+async def test_websockets_are_not_served_before_subscriptions(database_url: str) -> None:
+    app = create_app(settings_for(database_url))
+    async with app.router.lifespan_context(app):
+        transport = ASGIWebSocketTransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            with pytest.raises(WebSocketDisconnect):
+                async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]):
+                    pass
 
 
 async def test_graphiql_is_not_served_when_it_is_turned_off(api: Api) -> None:
