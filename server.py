@@ -21,6 +21,8 @@ from models.db import create_engine, create_session_factory
 from resolvers.context import Context
 from schema import build_schema
 from schema.http import GraphQLHTTP
+from services.network import client_address
+from services.passwords import PasswordHashing
 from services.settings import Settings, SettingsError, get_settings
 
 logger = logging.getLogger("crm")
@@ -34,6 +36,7 @@ class Resources:
 
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
+    passwords: PasswordHashing
 
 
 def bearer_token(headers: Any) -> str | None:
@@ -53,7 +56,13 @@ def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
         return Context(
             settings=settings,
             session_factory=resources.session_factory,
+            passwords=resources.passwords,
             token=bearer_token(request.headers),
+            client=client_address(
+                request.client.host if request.client else None,
+                request.headers.get("x-forwarded-for"),
+                settings.trusted_proxies,
+            ),
         )
 
     return GraphQLHTTP(
@@ -127,7 +136,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.resources = Resources(
-            engine=engine, session_factory=create_session_factory(engine)
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            passwords=PasswordHashing(
+                concurrency=settings.password_concurrency, queue=settings.password_queue
+            ),
         )
         try:
             yield
@@ -166,6 +179,8 @@ def main() -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        # The client's address comes from CRM_TRUSTED_PROXIES (services/network.py) alone.
+        proxy_headers=False,
     )
     return 0
 

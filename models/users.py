@@ -83,11 +83,20 @@ class PasswordReset(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-ins per e-mail address, shared by every worker through the database."""
+    """Failed sign-ins, shared by every worker through the database.
+
+    Three kinds of rows count them: one per e-mail address and client (the network address a
+    request came from), one per e-mail address from any client (`client` is ""), and one per
+    client for any e-mail address (`email` is "").
+    """
 
     __tablename__ = "login_throttle"
 
     email: str = Field(max_length=320, primary_key=True)
+    client: str = Field(max_length=64, primary_key=True)
     failures: int = Field(default=0)
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the client signed in to the account: blocks of the account or of the client as a
+    # whole do not hold it back until then (someone else's guessing cannot lock a user out).
+    trusted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +14,8 @@ from models.users import Role
 from resolvers.loaders import Loaders
 from services.auth import Viewer, authenticate
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError
+from services.network import UNKNOWN_CLIENT
+from services.passwords import PasswordHashing
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -41,13 +43,15 @@ class Context:
         *,
         settings: Settings,
         session_factory: async_sessionmaker[AsyncSession],
+        passwords: PasswordHashing,
         token: str | None,
-        services: Any = None,
+        client: str = UNKNOWN_CLIENT,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
+        self.passwords = passwords
         self.token = token
-        self.services = services
+        self.client = client  # the network address the request came from
         self._session: AsyncSession | None = None
         self._viewer: Viewer | None = None
         self._auth_error: AuthError | None = None

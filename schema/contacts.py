@@ -13,7 +13,7 @@ from models.contacts import Person as PersonModel
 from models.users import Role
 from schema.categories import Category
 from schema.common import Node, PageInfo, UserError, context, existing, user_errors
-from schema.users import User
+from schema.users import User, visible_user
 from services import contact_query, contacts
 from services.contacts import find_direction
 from services.errors import BadRequestError, UserFacingError
@@ -164,12 +164,11 @@ class Contact(Node):
             total=page.total,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Null when unknown, or deactivated and you are not an admin.")
     async def created_by(self, info: Info) -> User | None:
         if self._model.created_by_id is None:
             return None
-        model = await context(info).loaders.user.load(self._model.created_by_id)
-        return User.of(model) if model else None
+        return await visible_user(context(info), self._model.created_by_id)
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ from schema.categories import Category, CategoryRelation, FieldDefinition
 from schema.common import Node
 from schema.contacts import Contact, Person
 from schema.limits import MAX_NODES
-from schema.users import ApiKey, User
+from schema.users import ApiKey, visible_user
 from services.errors import BadRequestError
 from services.ids import decode_global_id
 
@@ -48,8 +48,7 @@ async def _resolve(ctx: Context, type_name: str, pk: int) -> Node | None:
             model = await ctx.loaders.category.load(pk)
             return Category.of(model) if model else None
         case "User":
-            model = await ctx.loaders.user.load(pk)
-            return User.of(model) if model else None
+            return await visible_user(ctx, pk)
         case "FieldDefinition":
             model = await ctx.read(_get(FieldModel, pk))
             return FieldDefinition.of(model) if model else None

@@ -9,6 +9,7 @@ from models.users import ApiKey as ApiKeyModel
 from models.users import Invitation as InvitationModel
 from models.users import Role as RoleModel
 from models.users import User as UserModel
+from resolvers.context import Context
 from schema.common import Node, UserError, context, user_errors
 from services import auth, users
 from services.ids import decode_id, encode_id
@@ -45,6 +46,13 @@ class User(Node):
             return []
         assert self._model.id is not None
         return [ApiKey.of(k) for k in await context(info).loaders.api_keys.load(self._model.id)]
+
+
+async def visible_user(ctx: Context, user_id: int) -> User | None:
+    """A user by id, if the viewer may see them (services.users.may_see)."""
+    viewer = await ctx.require()
+    model = await ctx.loaders.user.load(user_id)
+    return User.of(model) if model is not None and users.may_see(viewer, model) else None
 
 
 @strawberry.type
@@ -218,9 +226,9 @@ class UserQuery:
     async def users(self, info: Info, include_inactive: bool = False) -> list[User]:
         ctx = context(info)
         viewer = await ctx.require()
-        if include_inactive and viewer.role != RoleModel.ADMIN:
-            include_inactive = False
-        rows = await ctx.read(lambda s: users.list_users(s, include_inactive=include_inactive))
+        rows = await ctx.read(
+            lambda s: users.list_users(s, viewer=viewer, include_inactive=include_inactive)
+        )
         return [User.of(u) for u in rows]
 
 
@@ -235,6 +243,7 @@ class UserMutation:
             lambda s: auth.sign_up(
                 s,
                 ctx.settings,
+                ctx.passwords,
                 email=input.email,
                 password=input.password,
                 name=input.name,
@@ -250,7 +259,9 @@ class UserMutation:
     async def session_create(self, info: Info, input: SessionCreateInput) -> SessionPayload:
         ctx = context(info)
         check = await ctx.read(
-            lambda s: auth.check_password_for(s, email=input.email, password=input.password)
+            lambda s: auth.check_password_for(
+                s, ctx.passwords, email=input.email, password=input.password, client=ctx.client
+            )
         )
         outcome = await ctx.mutate(lambda s: auth.sign_in(s, ctx.settings, check))
         result = outcome.value
@@ -328,7 +339,7 @@ class UserMutation:
         ctx = context(info)
         outcome = await ctx.mutate(
             lambda s: auth.reset_password(
-                s, ctx.settings, token=input.token, new_password=input.new_password
+                s, ctx.settings, ctx.passwords, token=input.token, new_password=input.new_password
             )
         )
         if outcome.value is None:
@@ -344,6 +355,7 @@ class UserMutation:
             lambda s: auth.change_password(
                 s,
                 ctx.settings,
+                ctx.passwords,
                 viewer=viewer,
                 current_password=input.current_password,
                 new_password=input.new_password,

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import anyio.to_thread
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CursorResult, delete, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,26 +20,22 @@ from models.users import (
     ApiKey,
     AuthSession,
     Invitation,
-    LoginThrottle,
     PasswordReset,
     Role,
     User,
 )
+from services import throttle
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_found
+from services.passwords import PasswordHashing
 from services.settings import Settings
+from services.throttle import Attempt
 from services.values import MAX_EMAIL_LENGTH, is_email
 
 SESSION_PREFIX = "crm_s_"
 API_KEY_PREFIX = "crm_k_"
 INVITATION_PREFIX = "crm_i_"
 RESET_PREFIX = "crm_r_"
-MAX_BLOCK = timedelta(minutes=15)
-FAILURE_MEMORY = timedelta(days=1)
 WRONG_CREDENTIALS = "The e-mail address or password is wrong"
-
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so timing does not reveal which addresses exist.
-_DUMMY_HASH = _hasher.hash("not a real password")
 
 
 @dataclass(frozen=True)
@@ -75,20 +66,6 @@ def hash_token(token: str) -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
-
-
-async def verify_password(password_hash: str, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await anyio.to_thread.run_sync(verify)
 
 
 def check_email(email: str, field: str = "email") -> str:
@@ -175,6 +152,7 @@ async def _lock_sign_up(session: AsyncSession) -> None:
 async def sign_up(
     session: AsyncSession,
     settings: Settings,
+    passwords: PasswordHashing,
     *,
     email: str,
     password: str,
@@ -209,7 +187,7 @@ async def sign_up(
             code=ErrorCode.DUPLICATE,
             field=["email"],
         )
-    user = User(email=email, name=name, password_hash=await hash_password(password), role=role)
+    user = User(email=email, name=name, password_hash=await passwords.hash(password), role=role)
     session.add(user)
     await session.flush()
     token, expires_at = await _start_session(session, settings, user)
@@ -296,104 +274,57 @@ class SignInResult:
 class PasswordCheck:
     """The read-only half of a sign-in: whose address it is and whether the password fits."""
 
-    email: str
+    attempt: Attempt
     user_id: int | None = None
     valid: bool = False
 
 
-async def check_password_for(session: AsyncSession, *, email: str, password: str) -> PasswordCheck:
+async def check_password_for(
+    session: AsyncSession, passwords: PasswordHashing, *, email: str, password: str, client: str
+) -> PasswordCheck:
     """Look the address up and verify the password, outside any write transaction: argon2
     takes a noticeable fraction of a second, and on SQLite a write transaction would hold every
     other writer for that long."""
-    email = normalize_email(email)
-    if len(email) > MAX_EMAIL_LENGTH:
-        return PasswordCheck(email)
-    throttle = await session.get(LoginThrottle, email)
-    if throttle and throttle.blocked_until and throttle.blocked_until > utcnow():
-        return PasswordCheck(email)  # blocked: no need to spend argon2 on it; sign_in says so
-    user = await _user_by_email(session, email)
-    valid = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    return PasswordCheck(email, user.id if user else None, valid and user is not None)
+    attempt = Attempt(normalize_email(email), client)
+    if len(attempt.email) > MAX_EMAIL_LENGTH:
+        return PasswordCheck(attempt)
+    if (await throttle.read_counts(session, attempt)).refusal(utcnow()) is not None:
+        return PasswordCheck(attempt)  # no need to spend a password check; sign_in says why
+    user = await _user_by_email(session, attempt.email)
+    valid = await passwords.verify(user.password_hash if user else None, password)
+    return PasswordCheck(attempt, user.id if user else None, valid)
 
 
 async def sign_in(session: AsyncSession, settings: Settings, check: PasswordCheck) -> SignInResult:
     """Record a sign-in attempt and open a session if it succeeded.
 
-    Attempts for one address are recorded one after another (see `_locked_throttle`), so
-    every failure counts and a block applies even to guesses checked at the same moment.
-    Failures are returned, not raised: the failed attempt must be committed (each block
-    doubles, up to MAX_BLOCK).
+    Attempts that share a failure count are recorded one after another (services/throttle.py),
+    so every failure counts and a block applies even to guesses checked at the same moment.
+    Failures are returned, not raised: the failed attempt must be committed.
     """
     now = utcnow()
-    if len(check.email) > MAX_EMAIL_LENGTH:
-        # No account has such an address; nothing to throttle or store.
-        return SignInResult(problem=Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS))
-    throttle = await _locked_throttle(session, check.email)
-    if throttle.blocked_until and throttle.blocked_until > now:
-        wait = int((throttle.blocked_until - now).total_seconds()) + 1
-        return SignInResult(
-            problem=Problem(
-                f"Too many failed sign-ins for this e-mail address; try again in {wait} seconds",
-                ErrorCode.TOO_MANY_ATTEMPTS,
-                ("email",),
-            )
-        )
+    wrong = SignInResult(problem=Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS))
+    if len(check.attempt.email) > MAX_EMAIL_LENGTH:
+        return wrong  # no account has such an address; nothing to throttle or store
+    counts = await throttle.locked_counts(session, check.attempt)
+    if (refusal := counts.refusal(now)) is not None:
+        return SignInResult(problem=refusal)
     user = await session.get(User, check.user_id) if check.user_id is not None else None
+    # A deactivated account answers like a wrong password, so that the answer does not tell
+    # whether the password was right.
     if user is None or not check.valid or not user.active:
-        throttle.failures += 1
-        throttle.updated_at = now
-        excess = throttle.failures - settings.login_max_failures
-        if excess >= 0:
-            block = timedelta(seconds=settings.login_block_seconds * 2 ** min(excess, 10))
-            throttle.blocked_until = now + min(block, MAX_BLOCK)
-        message = (
-            "The account is deactivated"
-            if user is not None and check.valid and not user.active
-            else WRONG_CREDENTIALS
-        )
-        await _forget_old_failures(session, now)
-        return SignInResult(problem=Problem(message, ErrorCode.INVALID_CREDENTIALS, None))
-    await session.delete(throttle)
+        counts.record_failure(settings, now)
+        await throttle.forget_old_failures(session, now)
+        return wrong
+    counts.record_success(now)
     token, expires_at = await _start_session(session, settings, user)
     return SignInResult(user=user, token=token, expires_at=expires_at)
-
-
-async def _forget_old_failures(session: AsyncSession, now: datetime) -> None:
-    """Failure records of addresses nobody tried for a day are dropped, so guesses at random
-    addresses cannot grow the table without bound."""
-    await session.execute(
-        delete(LoginThrottle).where(
-            col(LoginThrottle.updated_at) < now - FAILURE_MEMORY,
-            or_(col(LoginThrottle.blocked_until).is_(None), col(LoginThrottle.blocked_until) < now),
-        )
-    )
-
-
-async def _locked_throttle(session: AsyncSession, email: str) -> LoginThrottle:
-    """The address's failure record, locked until the transaction ends.
-
-    Attempts for one address queue behind each other (PostgreSQL row lock; SQLite runs one
-    writer at a time), so parallel guesses cannot read the same count and all slip through.
-    """
-    dialect = (await session.connection()).dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(LoginThrottle)
-        .values(email=email, failures=0, updated_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["email"])
-    )
-    locked = await session.execute(
-        select(LoginThrottle)
-        .where(col(LoginThrottle.email) == email)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return locked.scalar_one()
 
 
 async def change_password(
     session: AsyncSession,
     settings: Settings,
+    passwords: PasswordHashing,
     *,
     viewer: Viewer,
     current_password: str,
@@ -405,7 +336,7 @@ async def change_password(
     user = await session.get(User, viewer.id)
     if user is None:
         raise not_found("The user", ["id"])
-    if not await verify_password(user.password_hash, current_password):
+    if not await passwords.verify(user.password_hash, current_password):
         raise UserFacingError.one(
             "The current password is wrong",
             code=ErrorCode.INVALID_CREDENTIALS,
@@ -415,7 +346,7 @@ async def change_password(
         check_password(new_password, settings)
     except UserFacingError as exc:
         raise UserFacingError.one(exc.problems[0].message, field=["newPassword"]) from None
-    user.password_hash = await hash_password(new_password)
+    user.password_hash = await passwords.hash(new_password)
     user.updated_at = utcnow()
     await revoke_sessions_of(session, viewer.id, keep=viewer.session_id)
     await session.flush()
@@ -446,9 +377,15 @@ async def issue_password_reset(
 
 
 async def reset_password(
-    session: AsyncSession, settings: Settings, *, token: str, new_password: str
+    session: AsyncSession,
+    settings: Settings,
+    passwords: PasswordHashing,
+    *,
+    token: str,
+    new_password: str,
 ) -> tuple[User, str, datetime]:
-    """Set a new password with a reset token; every old session ends and a new one starts."""
+    """Set a new password with a reset token; every old session and API key ends (whoever
+    may have had them), and a new session starts."""
     reset = (
         await session.execute(
             select(PasswordReset)
@@ -478,13 +415,24 @@ async def reset_password(
     if user is None or not user.active:
         raise UserFacingError.one("The account is deactivated", field=["token"])
     reset.used_at = utcnow()
-    user.password_hash = await hash_password(new_password)
+    user.password_hash = await passwords.hash(new_password)
     user.updated_at = utcnow()
     assert user.id is not None
-    await revoke_sessions_of(session, user.id)
-    await session.execute(delete(LoginThrottle).where(col(LoginThrottle.email) == user.email))
+    await revoke_access_of(session, user.id)
+    await throttle.forget_account(session, user.email)
     session_token, expires_at = await _start_session(session, settings, user)
     return user, session_token, expires_at
+
+
+async def revoke_access_of(session: AsyncSession, user_id: int) -> None:
+    """End every session and API key of a user, for good: reactivating the account or setting
+    a new password brings none of them back."""
+    await revoke_sessions_of(session, user_id)
+    await session.execute(
+        update(ApiKey)
+        .where(col(ApiKey.user_id) == user_id, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 async def revoke_sessions_of(session: AsyncSession, user_id: int, keep: int | None = None) -> None:

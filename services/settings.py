@@ -1,10 +1,12 @@
 """Configuration: every setting is a `CRM_*` environment variable (or a line in `.env`)."""
 
+import ipaddress
+import os
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
@@ -19,6 +21,24 @@ def _check_database_url(url: str) -> str:
             "or postgresql+asyncpg:// (for example postgresql+asyncpg://user@host:5432/crm)"
         )
     return url
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: Any) -> list[IPNetwork]:
+    """Comma-separated addresses or networks, e.g. "127.0.0.1, 10.0.0.0/8"."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    try:
+        return [ipaddress.ip_network(str(part), strict=False) for part in value]
+    except ValueError as exc:
+        raise ValueError(f"must list IP addresses or networks such as 10.0.0.0/8: {exc}") from None
+
+
+def _half_the_cpus() -> int:
+    # Password hashing may keep half the cores busy; the rest serve everything else.
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class Settings(BaseSettings):
@@ -39,6 +59,13 @@ class Settings(BaseSettings):
     password_reset_ttl_hours: int = Field(default=24, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_block_seconds: int = Field(default=30, ge=1)
+    login_account_max_failures: int = Field(default=50, ge=1)
+    login_client_max_failures: int = Field(default=30, ge=1)
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode, BeforeValidator(_networks)] = Field(
+        default_factory=list
+    )
+    password_concurrency: int = Field(default_factory=_half_the_cpus, ge=1, le=64)
+    password_queue: int = Field(default=10, ge=0, le=10_000)
     password_min_length: int = Field(default=10, ge=8, le=128)
 
     max_query_depth: int = Field(default=12, ge=2)

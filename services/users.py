@@ -8,8 +8,14 @@ from sqlmodel import col
 
 from models.types import utcnow
 from models.users import Role, User
-from services.auth import Viewer, check_name, revoke_sessions_of
+from services.auth import Viewer, check_name, revoke_access_of
 from services.errors import AuthError, ErrorCode, UserFacingError, not_found
+
+
+def may_see(viewer: Viewer, user: User) -> bool:
+    """The one rule for every path to a user: a deactivated account is seen by admins (and
+    by itself) only."""
+    return user.active or viewer.role == Role.ADMIN or user.id == viewer.id
 
 
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
@@ -17,11 +23,13 @@ async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
     return list(rows.scalars())
 
 
-async def list_users(session: AsyncSession, *, include_inactive: bool) -> list[User]:
+async def list_users(
+    session: AsyncSession, *, viewer: Viewer, include_inactive: bool
+) -> list[User]:
     query = select(User).order_by(func.lower(col(User.name)), col(User.id))
     if not include_inactive:
         query = query.where(col(User.active).is_(True))
-    return list((await session.execute(query)).scalars())
+    return [user for user in (await session.execute(query)).scalars() if may_see(viewer, user)]
 
 
 async def update_user(
@@ -62,8 +70,8 @@ async def update_user(
     if role is not None:
         user.role = role
     if active is False and user.active:
-        # Signing out everywhere: reactivation must not bring old sessions back.
-        await revoke_sessions_of(session, user_id)
+        # Sessions and API keys end for good: reactivation must not bring them back.
+        await revoke_access_of(session, user_id)
     if active is not None:
         user.active = active
     user.updated_at = utcnow()

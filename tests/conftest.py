@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from models.db import create_engine
 from server import create_app
-from services import auth
+from services import passwords
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,10 +83,10 @@ async def fresh_postgres_database(name: str) -> str:
 def cheap_password_hashing() -> Iterator[None]:
     """Argon2 with production cost takes ~0.3 s a hash on a small machine; the tests hash
     hundreds of passwords. Same algorithm, smallest cost: the behaviour under test is equal."""
-    production = auth._hasher
-    auth._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
     yield
-    auth._hasher = production
+    passwords._hasher = production
 
 
 @pytest.fixture(scope="session")

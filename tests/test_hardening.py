@@ -197,9 +197,9 @@ async def test_old_sign_in_failures_are_forgotten(api: Api) -> None:
     await api.post(sign_in, {"i": {"email": "other@example.com", "password": "wrong"}})
     async with api.engine.connect() as connection:
         emails = (
-            (await connection.execute(text("SELECT email FROM login_throttle"))).scalars().all()
-        )
-    assert emails == ["other@example.com"]
+            await connection.execute(text("SELECT DISTINCT email FROM login_throttle"))
+        ).scalars()
+        assert sorted(emails) == ["", "other@example.com"]
 
 
 async def test_a_field_with_the_same_key_created_twice_at_once_is_one_duplicate(admin: Api) -> None:
