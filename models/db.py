@@ -16,6 +16,22 @@ from sqlalchemy.ext.asyncio import (
 # with "database is locked" when it upgrades a read transaction.
 WRITE_TRANSACTION = "crm_write"
 
+# SQLite's lower() and LIKE fold ASCII letters only; PostgreSQL's lower() folds every letter.
+# SQLite connections get this function, so that case-insensitive matching agrees on both.
+SQLITE_LOWER = "unicode_lower"
+
+
+def unicode_lower(value: Any) -> Any:
+    """Unicode's simple lower-case mapping, one character at a time, as PostgreSQL's lower()
+    does with a UTF-8 locale: "MALMÖ" -> "malmö", "ẞ" -> "ß"; "ß" stays "ß" (it does not
+    become "ss"), a capital sigma always becomes the non-final small sigma and a dotted
+    capital I becomes "i"."""
+    if not isinstance(value, str):
+        return value
+    # str.lower() alone differs in two places: a word-final Σ becomes ς, and İ becomes two
+    # characters.
+    return value.replace("\u03a3", "\u03c3").replace("\u0130", "i").lower()
+
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
@@ -38,6 +54,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        dbapi_connection.create_function(SQLITE_LOWER, 1, unicode_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Connection) -> None:

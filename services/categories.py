@@ -29,6 +29,7 @@ from services.values import (
     TEXT_TYPES,
     UNINDEXABLE_TYPES,
     coerce,
+    compile_pattern,
     convert,
 )
 
@@ -301,10 +302,11 @@ def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> di
                 field=["validation", "pattern"],
             )
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_pattern(pattern)
+        except ValueError as exc:
             raise UserFacingError.one(
-                f"pattern is not a valid regular expression: {exc}", field=["validation", "pattern"]
+                f"pattern is not a regular expression that can be used: {exc}",
+                field=["validation", "pattern"],
             ) from None
     return rules or None
 

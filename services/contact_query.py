@@ -2,16 +2,30 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, false, func, literal_column, not_, or_, select
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from models.categories import FieldDefinition, FieldType
 from models.contacts import Contact, ContactLink
+from models.db import SQLITE_LOWER
 from services.contacts import Direction
 from services.errors import ErrorCode, UserFacingError
 from services.field_index import KEY_RE, category_literal, value_expression
@@ -30,6 +44,9 @@ MAX_FILTER_DEPTH = 5
 MAX_CONDITIONS = 200
 MAX_IN_VALUES = 100
 MAX_SEARCH_WORDS = 8
+# contains, startsWith and search become LIKE patterns; SQLite refuses long ones as "too
+# complex", and nobody looks for 200 characters at once.
+MAX_MATCH_LENGTH = 200
 
 
 @dataclass
@@ -89,10 +106,10 @@ class Ordering:
 
 # The Python type of a sort value, which cursors must carry for that key.
 SORT_VALUE_KINDS: dict[FieldType, type] = {
-    FieldType.INTEGER: float,
-    FieldType.NUMBER: float,
-    FieldType.MONEY: float,
-    FieldType.RATING: float,
+    FieldType.INTEGER: Decimal,
+    FieldType.NUMBER: Decimal,
+    FieldType.MONEY: Decimal,
+    FieldType.RATING: Decimal,
     FieldType.BOOLEAN: bool,
     FieldType.USER: int,
 }
@@ -122,6 +139,18 @@ _OPERATORS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def _checked_match_text(text: str, path: list[str]) -> str:
+    if len(text) > MAX_MATCH_LENGTH:
+        raise UserFacingError.one(
+            f"{path[-1]} takes at most {MAX_MATCH_LENGTH} characters, got {len(text)}", field=path
+        )
+    return text
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 class _Compiler:
@@ -199,12 +228,27 @@ class _Compiler:
         if c.in_ is not None:
             terms.append(column.in_(self._listed(c.in_, [*path, "in"])))
         if c.contains is not None:
-            terms.append(column.icontains(c.contains, autoescape=True))
+            terms.append(self._matches(column, c.contains, [*path, "contains"]))
         if c.starts_with is not None:
-            terms.append(column.istartswith(c.starts_with, autoescape=True))
+            terms.append(self._matches(column, c.starts_with, [*path, "startsWith"], prefix=True))
         if c.is_null is not None:
             terms.append(column.is_(None) if c.is_null else column.is_not(None))
         return and_(*terms)
+
+    def _lower(self, expression: Any) -> ColumnElement[str]:
+        """Lower-cased the same way on both databases (see models/db.py)."""
+        lower: ColumnElement[str] = getattr(
+            func, "lower" if self.dialect == "postgresql" else SQLITE_LOWER
+        )(expression)
+        return lower
+
+    def _matches(
+        self, expression: Any, text: str, path: list[str], *, prefix: bool = False
+    ) -> ColumnElement[bool]:
+        """Case-insensitive `contains` (or `startsWith`)."""
+        escaped = _like_escaped(_checked_match_text(text, path))
+        pattern = f"{escaped}%" if prefix else f"%{escaped}%"
+        return self._lower(expression).like(self._lower(literal(pattern, String())), escape="/")
 
     def _time(self, column: Any, c: TimeCondition, path: list[str]) -> ColumnElement[bool]:
         terms = []
@@ -216,7 +260,13 @@ class _Compiler:
                     "The date-time needs a time zone, for example 2026-01-01T00:00:00Z",
                     field=[*path, name],
                 )
-            terms.append(getattr(column, _OPERATORS[name])(value))
+            try:
+                instant = value.astimezone(UTC)
+            except OverflowError:
+                raise UserFacingError.one(
+                    f"The date-time {value.isoformat()} is out of range", field=[*path, name]
+                ) from None
+            terms.append(getattr(column, _OPERATORS[name])(instant))
         return and_(*terms)
 
     def definition(self, key: str, path: list[str]) -> FieldDefinition:
@@ -264,7 +314,7 @@ class _Compiler:
                     f"contains works on text fields; {definition.key} is {field_type}",
                     field=[*path, "contains"],
                 )
-            terms.append(expression.icontains(c.contains, autoescape=True))
+            terms.append(self._matches(expression, c.contains, [*path, "contains"]))
         if c.is_null is not None:
             terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
         return and_(*terms)
@@ -320,11 +370,13 @@ class _Compiler:
                 keys.append(SortKey(column, order.descending, kind=kind))
                 continue
             definition = self.definition(order.key, ["orderBy", str(i), "key"])
-            if definition.type == FieldType.MULTI_SELECT:
-                raise UserFacingError.one(
-                    f"{order.key} is a MULTI_SELECT and cannot be sorted", field=["orderBy", str(i)]
-                )
             field_type = FieldType(definition.type)
+            if field_type in (FieldType.MULTI_SELECT, FieldType.LONG_TEXT):
+                # Long text would make cursors as long as the text.
+                raise UserFacingError.one(
+                    f"{order.key} is a {field_type} and cannot be sorted",
+                    field=["orderBy", str(i)],
+                )
             expression = value_expression(self.dialect, definition.key, field_type)
             kind = SORT_VALUE_KINDS.get(field_type, str)
             keys.append(SortKey(expression, order.descending, nullable=True, kind=kind))
@@ -334,10 +386,10 @@ class _Compiler:
 
 
 def _search_terms(search: str) -> list[ColumnElement[bool]]:
-    words = search.lower().split()
+    words = _checked_match_text(search, ["search"]).lower().split()
     if len(words) > MAX_SEARCH_WORDS:
         raise UserFacingError.one(f"Search for at most {MAX_SEARCH_WORDS} words", field=["search"])
-    return [col(Contact.search_text).contains(word[:100], autoescape=True) for word in words]
+    return [col(Contact.search_text).contains(word, autoescape=True) for word in words]
 
 
 async def find_contacts(

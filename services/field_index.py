@@ -12,13 +12,30 @@ value nor cost index space. Queries name the category as a literal for the same 
 """
 
 import re
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Numeric, String, literal_column, text, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Numeric,
+    String,
+    func,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
+from sqlmodel import col
 
 from models.categories import FieldDefinition, FieldType
+from models.contacts import Contact
+from services.errors import ErrorCode, UserFacingError
+from services.values import MAX_INDEXED_LENGTH
 
 # \A and \Z, not ^ and $: "$" would let a trailing newline through.
 KEY_RE = re.compile(r"\A[a-z][a-zA-Z0-9_]{0,63}\Z")
@@ -35,11 +52,44 @@ _PG_CASTS = {
 }
 
 
+INT64 = range(-(2**63), 2**63)
+
+
+class JsonNumber(TypeDecorator[Any]):
+    """A number stored in JSON, compared and read back exactly.
+
+    PostgreSQL compares NUMERIC: values are read as Decimal, and bound as the Decimal of their
+    shortest decimal form (a float bound as such would be its binary expansion, and
+    0.1 would not equal the stored 0.1). SQLite compares the int or double json_extract gives:
+    values are read as they are, and bound as the same kind, an int only when written as one.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(NullType())  # no conversion either way
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        if dialect.name == "postgresql":
+            return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if isinstance(value, Decimal):
+            written_as_integer = value.is_finite() and value.as_tuple().exponent == 0
+            return int(value) if written_as_integer and int(value) in INT64 else float(value)
+        if isinstance(value, int) and value not in INT64:
+            return float(value)
+        return value
+
+
 _SQL_TYPES: dict[FieldType, Any] = {
-    FieldType.INTEGER: Numeric(asdecimal=False),
-    FieldType.NUMBER: Numeric(asdecimal=False),
-    FieldType.MONEY: Numeric(asdecimal=False),
-    FieldType.RATING: Numeric(asdecimal=False),
+    FieldType.INTEGER: JsonNumber(),
+    FieldType.NUMBER: JsonNumber(),
+    FieldType.MONEY: JsonNumber(),
+    FieldType.RATING: JsonNumber(),
     FieldType.BOOLEAN: Boolean(),
     FieldType.USER: BigInteger(),
 }
@@ -103,6 +153,7 @@ async def create_field_index(session: AsyncSession, field: FieldDefinition) -> N
     if not (field.unique or field.indexed):
         return
     dialect = (await session.connection()).dialect.name
+    await _refuse_values_too_long_to_index(session, dialect, field)
     expression = value_sql(dialect, field.key, FieldType(field.type), "custom_values")
     if dialect == "postgresql":
         # NULL sorts lowest everywhere (services/pagination.py); SQLite indexes already agree.
@@ -126,6 +177,35 @@ async def create_field_index(session: AsyncSession, field: FieldDefinition) -> N
             text(f"CREATE STATISTICS st_cf_{int(field.id)} ON ({plain}) FROM contact")
         )
         await session.execute(text("ANALYZE contact"))
+
+
+async def _refuse_values_too_long_to_index(
+    session: AsyncSession, dialect: str, field: FieldDefinition
+) -> None:
+    """Text longer than MAX_INDEXED_LENGTH may not fit an index entry on PostgreSQL. Cards in
+    the bin count too: restoring one puts its value back into the index."""
+    field_type = FieldType(field.type)
+    if field_type in _PG_CASTS:
+        return
+    expression = value_expression(dialect, field.key, field_type)
+    too_long = (
+        await session.execute(
+            select(func.count())
+            .select_from(Contact)
+            .where(
+                col(Contact.category_id) == field.category_id,
+                func.length(expression) > MAX_INDEXED_LENGTH,
+            )
+        )
+    ).scalar_one()
+    if too_long:
+        raise UserFacingError.one(
+            f"{too_long} existing value(s) of {field.key!r} are longer than "
+            f"{MAX_INDEXED_LENGTH} characters, the most an indexed or unique field holds "
+            "(cards in the bin included); shorten or clear them first",
+            code=ErrorCode.CONFLICT,
+            field=["unique" if field.unique else "indexed"],
+        )
 
 
 def unique_index_field_id(error_message: str) -> int | None:

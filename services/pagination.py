@@ -4,6 +4,10 @@ A cursor holds the sort values of a row plus a fingerprint of the ordering that 
 so a cursor from another list or ordering is refused instead of silently returning wrong rows.
 Rows are ordered by their sort keys and finally by id, and NULL sorts below every value (first
 when ascending, last when descending) on every database.
+
+Cursors carry exact values, so that the row a cursor was made from compares equal to it: numbers
+as their exact decimal form (an integer as an integer, a double as its shortest decimal), never
+rounded to a double on the way.
 """
 
 import base64
@@ -11,7 +15,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import and_, false, literal, or_, tuple_
@@ -19,8 +24,15 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from services.errors import BadRequestError
+from services.ids import MAX_PRIMARY_KEY
 
 DEFAULT_PAGE_SIZE = 20
+# Far above the longest cursor a page can produce (five text sort values of up to 2,048
+# characters each), far below what would cost noticeable work to refuse.
+MAX_CURSOR_LENGTH = 100_000
+# Decimal numbers in cursors: within what PostgreSQL's NUMERIC binds.
+MAX_CURSOR_DIGITS = 5000
+MIN_CURSOR_EXPONENT = -1000
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,8 @@ class PageRequest:
 @dataclass(frozen=True)
 class SortKey:
     """One ORDER BY term. `nullable` terms get NULL-aware comparisons; `kind` is the Python
-    type of its values (what a cursor must carry for it)."""
+    type of its values (what a cursor must carry for it): str, bool, datetime, int for ids,
+    Decimal for numbers."""
 
     expression: ColumnElement[Any] | Mapped[Any]
     descending: bool = False
@@ -73,19 +86,29 @@ def fingerprint(*parts: object) -> str:
 
 
 def encode_cursor(fp: str, values: Sequence[Any]) -> str:
+    """Datetimes as ISO 8601, Decimals as their exact string; ints and doubles stay JSON
+    numbers, which Python writes exactly (a double as its shortest round-tripping form)."""
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    raw = json.dumps({"f": fp, "v": plain}, separators=(",", ":"), default=str)
+    raw = json.dumps({"f": fp, "v": plain}, separators=(",", ":"), default=str, ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _invalid(cursor: str) -> BadRequestError:
+    shown = cursor if len(cursor) <= 80 else cursor[:80] + "…"
+    return BadRequestError(f"{shown!r} is not a valid cursor", "INVALID_CURSOR")
+
+
 def decode_cursor(cursor: str, fp: str, keys: Sequence[SortKey]) -> list[Any]:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid(cursor)
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
         values = data["v"]
         matches = data["f"] == fp and isinstance(values, list) and len(values) == len(keys)
-    except (ValueError, KeyError, TypeError):
-        raise BadRequestError(f"{cursor!r} is not a valid cursor", "INVALID_CURSOR") from None
+    except (ValueError, KeyError, TypeError, RecursionError):
+        # ValueError covers bad base64, bad UTF-8 and bad JSON; RecursionError deep nesting.
+        raise _invalid(cursor) from None
     if not matches:
         raise BadRequestError(
             "The cursor belongs to another list or ordering; start again without it",
@@ -93,25 +116,74 @@ def decode_cursor(cursor: str, fp: str, keys: Sequence[SortKey]) -> list[Any]:
         )
     try:
         return [_value_of(key, v) for key, v in zip(keys, values, strict=True)]
-    except (ValueError, TypeError):
-        raise BadRequestError(f"{cursor!r} is not a valid cursor", "INVALID_CURSOR") from None
+    except (ValueError, TypeError, ArithmeticError):
+        raise _invalid(cursor) from None
 
 
 def _value_of(key: SortKey, value: Any) -> Any:
-    """A cursor value checked against its key's kind (cursors are client input)."""
+    """A cursor value checked against its key's kind (cursors are client input): of the right
+    type, and within what the databases bind."""
     if value is None:
         if not key.nullable:
             raise ValueError("a cursor value is missing")
         return None
-    if key.kind is datetime:
-        return datetime.fromisoformat(value)
-    if key.kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, bool) != (key.kind is bool):
+        raise TypeError("a cursor value has the wrong type")
+    if key.kind is Decimal:
+        return _number(value)
+    if key.kind is int and isinstance(value, int):
+        if not 0 < value <= MAX_PRIMARY_KEY:
+            raise ValueError("an id in a cursor is out of range")
         return value
-    if key.kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, key.kind) and (key.kind is bool or not isinstance(value, bool)):
+    if key.kind is datetime and isinstance(value, str):
+        return _datetime(value)
+    if key.kind is str and isinstance(value, str):
+        return _text(value)
+    if key.kind is bool and isinstance(value, bool):
         return value
     raise TypeError("a cursor value has the wrong type")
+
+
+def _number(value: Any) -> Decimal:
+    """A sort value of a numeric field: an exact decimal string, or a JSON number."""
+    if isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, int | str):
+        number = Decimal(value)  # InvalidOperation, an ArithmeticError, on garbage
+    else:
+        raise TypeError("a cursor value has the wrong type")
+    if number.is_nan():
+        raise ValueError("a number in a cursor is not a number")
+    if number.is_finite():
+        digits, exponent = number.as_tuple().digits, number.as_tuple().exponent
+        if (
+            len(digits) > MAX_CURSOR_DIGITS
+            or number.adjusted() > MAX_CURSOR_DIGITS
+            or int(exponent) < MIN_CURSOR_EXPONENT
+        ):
+            raise ValueError("a number in a cursor is out of range")
+    return number
+
+
+def _text(value: str) -> str:
+    """Text the databases can bind: no NUL character, no lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("a cursor value holds a NUL character")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("a cursor value is not valid Unicode") from None
+    return value
+
+
+def _datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time in a cursor has no time zone")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a date-time in a cursor is out of range") from None
 
 
 def order_by(keys: Sequence[SortKey], *, reverse: bool, dialect: str) -> list[UnaryExpression[Any]]:
@@ -134,7 +206,8 @@ def after_condition(
     simple = len(set(directions)) == 1 and all(v is not None for v in values)
     if simple and not (directions[0] and any(k.nullable for k in keys)):
         # One row-value comparison, which both databases turn into an index range scan.
-        row, cursor = tuple_(*(k.expression for k in keys)), tuple_(*values)
+        row = tuple_(*(k.expression for k in keys))
+        cursor = tuple_(*(_bound(k, v) for k, v in zip(keys, values, strict=True)))
         return row < cursor if directions[0] else row > cursor
     alternatives = []
     for i, (key, value) in enumerate(zip(keys, values, strict=True)):

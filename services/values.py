@@ -2,14 +2,22 @@
 
 `coerce` turns a value from the API into its stored JSON form or raises `ValueError` with a
 message that a person can act on; `present` turns a stored value back into its API form.
+
+Limits that hold on every database: integers stay within what a JSON client keeps exactly
+(±(2^53 - 1)); NUMBER values are finite doubles (a larger JSON integer is kept as the nearest
+double, as a JSON client would read it); text of indexed and unique fields fits any index.
+Patterns run on RE2, whose matching time grows linearly with the text.
 """
 
+import functools
 import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
+
+import re2
 
 from models.categories import FieldDefinition, FieldType
 from services.errors import BadRequestError
@@ -25,6 +33,11 @@ NOT_UNIQUE_TYPES = UNINDEXABLE_TYPES | {FieldType.BOOLEAN}
 
 MAX_LENGTH = {FieldType.TEXT: 1000, FieldType.LONG_TEXT: 100_000}
 DEFAULT_MAX_LENGTH = 2048
+# Indexed and unique text fits a PostgreSQL btree entry (about 2,700 bytes) even when every
+# character takes four bytes in UTF-8.
+MAX_INDEXED_LENGTH = 500
+# The largest integer a JSON client (an IEEE double) keeps exactly.
+MAX_SAFE_INTEGER = 2**53 - 1
 RATING_DEFAULT_MAX = 5
 MONEY_DECIMALS = 2
 
@@ -77,7 +90,18 @@ def _expect_number(value: Any, *, integer: bool) -> int | float:
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"expected an integer, got {value}")
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(
+                f"must be an integer between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}, "
+                f"got {_shorten(str(value))}"
+            )
         return int(value)
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        # A double, as JSON clients read it: sorting and comparing then agree everywhere.
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError("is too large for a number") from None
     return value
 
 
@@ -131,18 +155,71 @@ def _coerce_money(value: Any) -> int | float:
     return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
+@functools.lru_cache(maxsize=128)
+def _compiled(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+def _unsupported(pattern: str, problem: str) -> str:
+    """Why RE2 refuses a pattern, in words an admin can act on."""
+    if any(f"\\{digit}" in problem for digit in "123456789") or "(?P=" in pattern:
+        return "backreferences such as \\1 are not supported"
+    if "(?=" in problem or "(?!" in problem:
+        return "lookahead such as (?=...) is not supported"
+    if "(?<=" in problem or "(?<!" in problem:
+        return "lookbehind such as (?<=...) is not supported"
+    if problem.startswith("bad repetition operator") and problem.endswith("+"):
+        return "possessive quantifiers such as a++ are not supported"
+    if "\\Z" in problem:
+        return "write \\z, not \\Z, for the end of the text"
+    return problem
+
+
+def compile_pattern(pattern: str) -> Any:
+    """The compiled RE2 form of a validation pattern (cached), or ValueError saying why not."""
+    try:
+        return _compiled(pattern)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else ""
+        problem = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        raise ValueError(
+            f"{_unsupported(pattern, problem)} (patterns run on RE2, which takes linear time "
+            "and has no backreferences or lookaround)"
+        ) from None
+
+
+def _check_pattern(pattern: str, text: str) -> None:
+    try:
+        compiled = compile_pattern(pattern)
+    except ValueError as exc:
+        # A pattern stored before patterns ran on RE2.
+        raise ValueError(
+            f"cannot be checked, because the field's pattern {pattern} cannot be used: {exc}. "
+            "An admin must change the field's pattern"
+        ) from None
+    if not compiled.fullmatch(text):
+        raise ValueError(f"does not match the pattern {pattern}")
+
+
 def _check_text(definition: FieldDefinition, text: str) -> str:
     rules = definition.validation or {}
     field_type = FieldType(definition.type)
     hard_max = MAX_LENGTH.get(field_type, DEFAULT_MAX_LENGTH)
     if len(text) > hard_max:
         raise ValueError(f"is longer than {hard_max} characters")
+    if (definition.indexed or definition.unique) and len(text) > MAX_INDEXED_LENGTH:
+        raise ValueError(
+            f"is longer than {MAX_INDEXED_LENGTH} characters, the most an indexed or unique "
+            "field holds"
+        )
     if (min_length := rules.get("minLength")) is not None and len(text) < min_length:
         raise ValueError(f"must be at least {min_length} characters long")
     if (max_length := rules.get("maxLength")) is not None and len(text) > max_length:
         raise ValueError(f"must be at most {max_length} characters long")
-    if (pattern := rules.get("pattern")) is not None and not re.fullmatch(pattern, text):
-        raise ValueError(f"does not match the pattern {pattern}")
+    if (pattern := rules.get("pattern")) is not None:
+        _check_pattern(pattern, text)
     return text
 
 
@@ -269,8 +346,16 @@ def present(definition: FieldDefinition, stored: Any) -> Any:
     """The API form of a stored value."""
     if stored is None:
         return None
-    if FieldType(definition.type) == FieldType.USER:
+    field_type = FieldType(definition.type)
+    if field_type == FieldType.USER:
         return encode_id("User", int(stored))
+    if (
+        field_type == FieldType.NUMBER
+        and isinstance(stored, int)
+        and abs(stored) > MAX_SAFE_INTEGER
+    ):
+        # PostgreSQL's JSONB gives back 1e+30 as 1000...0; it was stored as a double.
+        return float(stored)
     return stored
 
 
