@@ -661,3 +661,35 @@ async def test_an_update_with_a_bad_value_writes_nothing(admin: Api) -> None:
     )
     assert errors[0]["field"] == ["values", "n"]
     assert await contact_values(admin, card["id"]) == {"n": 1}
+
+
+# --- numbers compare by their exact value ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field_type", "stored", "operand"),
+    [
+        pytest.param("NUMBER", 0.1, 0.1, id="NUMBER-0.1"),
+        pytest.param("NUMBER", 1e-300, 1e-300, id="NUMBER-tiny"),
+        pytest.param("MONEY", "19.99", 19.99, id="MONEY-cents"),
+        pytest.param("MONEY", "19.99", "19.99", id="MONEY-cents-as-string"),
+    ],
+)
+async def test_a_fractional_operand_finds_the_card_holding_exactly_that_value(
+    admin: Api, field_type: str, stored: Any, operand: Any
+) -> None:
+    category = await create_category(admin, "members")
+    settings = {"currency": "EUR"} if field_type == "MONEY" else {}
+    await create_field(admin, category["id"], "x", field_type, indexed=True, **settings)
+    await create_contact(admin, category["id"], "Exact", {"x": stored})
+    await create_contact(admin, category["id"], "Other", {"x": 1})
+    for condition in ({"eq": operand}, {"in": [operand]}, {"gte": operand, "lte": operand}):
+        found = await names_found(admin, category["id"], f={"fields": [{"key": "x", **condition}]})
+        assert found == ["Exact"], condition
+
+
+async def test_long_text_cannot_be_sorted(admin: Api) -> None:
+    category = await create_category(admin, "members")
+    await create_field(admin, category["id"], "notes", "LONG_TEXT")
+    error = await list_error(admin, category["id"], o=[{"key": "notes"}])
+    assert error["message"] == "orderBy.0: notes is a LONG_TEXT and cannot be sorted"
