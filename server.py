@@ -5,11 +5,10 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import uvicorn
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from models.db import create_engine, create_session_factory
 from resolvers.context import Context
 from schema import build_schema
 from schema.http import GraphQLHTTP
+from services.health import readiness, schema_head
 from services.network import client_address
 from services.passwords import PasswordHashing
 from services.settings import Settings, SettingsError, get_settings
@@ -37,6 +37,7 @@ class Resources:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     passwords: PasswordHashing
+    schema_head: str
 
 
 def bearer_token(headers: Any) -> str | None:
@@ -119,14 +120,14 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 when the database answers, takes writes and has room, and its schema is at the
+    release's migration head; 503 saying which part is wrong otherwise."""
     resources: Resources = request.app.state.resources
-    try:
-        async with resources.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means "not ready"; say which part
-        logger.warning("Readiness check failed: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    state = await readiness(resources.engine, resources.schema_head)
+    if not state.ready:
+        logger.warning("Not ready: database %s, schema %s", state.database, state.schema)
+    body = {"status": "ok" if state.ready else "unavailable", **asdict(state)}
+    return JSONResponse(body, 200 if state.ready else 503)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             passwords=PasswordHashing(
                 concurrency=settings.password_concurrency, queue=settings.password_queue
             ),
+            schema_head=schema_head(),
         )
         try:
             yield

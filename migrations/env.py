@@ -3,7 +3,8 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table)
@@ -45,20 +46,46 @@ def do_run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_async_migrations() -> None:
-    engine = create_engine(database_url())
-    async with engine.connect() as connection:
-        await connection.run_sync(do_run_migrations)
-        await connection.commit()
-    await engine.dispose()
+async def run_async_migrations() -> str | None:
+    """Migrate; the reason when the database cannot be opened."""
+    url = database_url()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+            await connection.commit()
+    except (OSError, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and not _while_connecting(exc):
+            raise
+        return cannot_connect(url, exc)
+    finally:
+        await engine.dispose()
+    return None
+
+
+def _while_connecting(exc: DBAPIError) -> bool:
+    return exc.statement is None  # no statement ran: the connection itself failed
+
+
+def cannot_connect(url: str, exc: Exception) -> str:
+    shown = make_url(url).render_as_string(hide_password=True)
+    hint = (
+        "check that its directory exists and is writable"
+        if url.startswith("sqlite")
+        else "check that the server runs and the database exists (createdb <name>)"
+    )
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return f"Cannot open the database {shown}: {reason}\n{hint}, or set CRM_DATABASE_URL."
 
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         do_run_migrations(connection)
-    else:
-        asyncio.run(run_async_migrations())
+        return
+    problem = asyncio.run(run_async_migrations())
+    if problem is not None:
+        raise SystemExit(problem)
 
 
 if context.is_offline_mode():

@@ -1,6 +1,7 @@
 """The per-request Context: database session, who is asking, DataLoaders, mutation boundary."""
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,6 +15,7 @@ from models.users import Role
 from resolvers.loaders import Loaders
 from services.auth import Viewer, authenticate
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError
+from services.faults import Fault, fault_of
 from services.network import UNKNOWN_CLIENT
 from services.passwords import PasswordHashing
 from services.settings import Settings
@@ -27,6 +29,18 @@ CONCURRENT_CHANGE = Problem(
 )
 
 ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
+
+
+# A read that lost its connection runs once more; a write that collided, up to three times.
+READ_ATTEMPTS = 2
+WRITE_ATTEMPTS = 3
+
+
+class _FaultError(Exception):
+    def __init__(self, fault: Fault, maybe_saved: bool) -> None:
+        super().__init__(fault.value)
+        self.fault = fault
+        self.maybe_saved = maybe_saved
 
 
 @dataclass
@@ -74,27 +88,72 @@ class Context:
             await self._session.close()
             self._session = None
 
+    async def _discard_session(self, fault: Fault | None) -> None:
+        """Drop the session after a failure; a lost connection is dropped from the pool too."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            if fault is Fault.LOST_CONNECTION:
+                await session.invalidate()
+            else:
+                await session.rollback()
+                await session.close()
+
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run `work` with the request's session, one user of it at a time."""
+        """Run `work` with the request's session, one user of it at a time.
+
+        A read that loses its connection (the database restarted, a failover) runs once more
+        on a fresh one; other database faults become an UNAVAILABLE error.
+        """
         async with self._lock:
-            return await work(self.session())
+            for attempt in range(1, READ_ATTEMPTS + 1):
+                try:
+                    return await work(self.session())
+                except Exception as exc:
+                    fault = fault_of(exc)
+                    if fault is None:
+                        raise
+                    await self._discard_session(fault)
+                    if fault is Fault.LOST_CONNECTION and attempt < READ_ATTEMPTS:
+                        continue
+                    raise fault.error(writing=False) from exc
+            raise AssertionError("unreachable")  # pragma: no cover
 
     async def mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
         """Run `work` in one write transaction: commit on success, roll back on any error.
 
-        Expected failures come back as problems (the payload's userErrors); anything else
-        propagates. DataLoaders are emptied afterwards so the payload shows committed state.
+        Expected failures come back as problems (the payload's userErrors); database faults
+        as an UNAVAILABLE error that says whether anything may have been saved; anything else
+        propagates. A transaction that collided with another (a deadlock or serialization
+        failure, which PostgreSQL undoes whole) runs again. DataLoaders are emptied afterwards
+        so the payload shows committed state.
         """
         async with self._lock:
-            return await self._mutate(work)
+            try:
+                for attempt in range(1, WRITE_ATTEMPTS + 1):
+                    try:
+                        return await self._attempt(work)
+                    except _FaultError as failure:
+                        collided = failure.fault is Fault.COLLISION
+                        if collided and attempt < WRITE_ATTEMPTS and not failure.maybe_saved:
+                            continue
+                        raise failure.fault.error(
+                            writing=True, maybe_saved=failure.maybe_saved
+                        ) from failure.__cause__
+                raise AssertionError("unreachable")  # pragma: no cover
+            finally:
+                self.loaders = Loaders(self.read)
 
-    async def _mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
+    async def _attempt(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
         session = self.session()
-        if session.in_transaction():
-            await session.commit()  # end the read transaction of earlier fields
-        await session.connection(execution_options={WRITE_TRANSACTION: True})
+        committing = False
         try:
+            if session.in_transaction():
+                await session.commit()  # end the read transaction of earlier fields
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
             value = await work(session)
+            committing = True
             await session.commit()
         except UserFacingError as exc:
             await session.rollback()
@@ -104,11 +163,17 @@ class Context:
             # concurrent request took the same key or value a moment earlier.
             await session.rollback()
             return Outcome(problems=[CONCURRENT_CHANGE])
+        except Exception as exc:
+            fault = fault_of(exc)
+            await self._discard_session(fault)
+            if fault is None:
+                raise
+            # A connection lost during COMMIT leaves the outcome unknown.
+            maybe_saved = committing and fault is Fault.LOST_CONNECTION
+            raise _FaultError(fault, maybe_saved) from exc
         except BaseException:
-            await session.rollback()
+            await self._discard_session(None)
             raise
-        finally:
-            self.loaders = Loaders(self.read)
         return Outcome(value=value)
 
     # --- who is asking -----------------------------------------------------------------------

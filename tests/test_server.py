@@ -42,7 +42,7 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "database": "ok"}
+    assert ready.json() == {"status": "ok", "database": "ok", "schema": "ok"}
 
 
 async def test_readiness_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
