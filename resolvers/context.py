@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +22,7 @@ from services.passwords import PasswordHashing
 from services.settings import Settings
 
 T = TypeVar("T")
+logger = logging.getLogger("crm")
 
 CONCURRENT_CHANGE = Problem(
     "Someone else saved a conflicting change at the same moment (for example the same key); "
@@ -84,9 +86,17 @@ class Context:
         return self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Give the connection back; one that broke meanwhile is dropped from the pool."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.close()
+        except Exception as exc:
+            if fault_of(exc) is None:
+                logger.error("Closing a database session failed", exc_info=exc)
+            with contextlib.suppress(Exception):
+                await session.invalidate()
 
     async def _discard_session(self, fault: Fault | None) -> None:
         """Drop the session after a failure; a lost connection is dropped from the pool too."""

@@ -2,6 +2,7 @@
 an unmigrated schema, colliding transactions. Clients get an error they can act on (never
 "Internal server error"), nothing is half-written, and /readyz tells the operator what is wrong."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -107,6 +108,53 @@ async def test_a_write_that_loses_its_connection_says_nothing_was_saved(
     unavailable(response, "cannot be reached", "nothing was saved")
     monkeypatch.setattr(contacts, "update_contact", real)
     assert (await admin.ok(NAME, {"id": card["id"]}))["contact"] == {"name": "Acme", "version": 1}
+
+
+async def test_requests_in_flight_when_every_connection_drops_get_no_internal_error(
+    admin: Api,
+) -> None:
+    needs_postgresql(admin)
+    category = await create_category(admin, "customers")
+    cards = [(await create_contact(admin, category["id"], f"C{i}"))["id"] for i in range(5)]
+    listing = "query($c: ID!) { contacts(categoryId: $c) { totalCount nodes { name } } }"
+    headers = {"Authorization": f"Bearer {admin.admin_token}"}
+
+    async def read() -> httpx.Response:
+        return await admin.client.post(
+            "/graphql", json={"query": listing, "variables": {"c": category["id"]}}, headers=headers
+        )
+
+    async def write(card: str) -> httpx.Response:
+        variables = {"input": {"id": card, "name": "Renamed"}}
+        return await admin.client.post(
+            "/graphql", json={"query": CONTACT_UPDATE, "variables": variables}, headers=headers
+        )
+
+    async def drop_every_connection() -> None:
+        assert PG_URL is not None
+        server = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        async with server.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": admin.engine.url.database},
+            )
+        await server.dispose()
+
+    responses = await asyncio.gather(
+        *(read() for _ in range(15)), *(write(c) for c in cards), drop_every_connection()
+    )
+    for response in responses:
+        if response is None:
+            continue
+        body = response.json()
+        codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+        assert "INTERNAL_SERVER_ERROR" not in codes, body
+        assert set(codes) <= {"UNAVAILABLE"}, body
+    assert (await admin.client.get("/readyz")).status_code == 200
+    assert (await read()).json()["data"]["contacts"]["totalCount"] == 5
 
 
 async def test_a_transaction_that_collides_runs_again(
