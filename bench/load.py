@@ -138,7 +138,7 @@ def _httpx(
 ) -> LoadResult:
     config = {
         "url": url,
-        "headers": {"Authorization": f"Bearer {token}"},
+        "headers": {"Authorization": f"Bearer {token}"} if token else {},
         "bodies": bodies,
         "duration": duration,
         "connections": connections,

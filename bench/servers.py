@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -131,8 +132,15 @@ class Server:
         self._log.close()
 
 
-def start_server(name: str, factory: str, database_url: str, log_dir: Path) -> Server:
-    """Serve `module:factory` with uvicorn on a free loopback port and wait until it answers."""
+def start_server(
+    name: str,
+    factory: str,
+    database_url: str,
+    log_dir: Path,
+    settings: Mapping[str, str] | None = None,
+) -> Server:
+    """Serve `module:factory` with uvicorn on a free loopback port and wait until it answers;
+    `settings` are further CRM_* environment variables."""
     port = free_port()
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
@@ -152,7 +160,12 @@ def start_server(name: str, factory: str, database_url: str, log_dir: Path) -> S
         "warning",
         "--no-access-log",
     ]
-    env = {**os.environ, "CRM_DATABASE_URL": database_url, "CRM_GRAPHIQL": "false"}
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_GRAPHIQL": "false",
+        **(settings or {}),
+    }
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(name=name, process=process, port=port, log_path=log_path, _log=log)
     try:

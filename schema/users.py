@@ -263,6 +263,8 @@ class UserMutation:
                 s, ctx.passwords, email=input.email, password=input.password, client=ctx.client
             )
         )
+        if check.refusal is not None:
+            return SessionPayload(user_errors=user_errors([check.refusal]))
         outcome = await ctx.mutate(lambda s: auth.sign_in(s, ctx.settings, check))
         result = outcome.value
         assert result is not None

@@ -277,6 +277,9 @@ class PasswordCheck:
     attempt: Attempt
     user_id: int | None = None
     valid: bool = False
+    # Set when the attempt was refused before its password was checked: a block holds until
+    # its time is up, so there is nothing to record.
+    refusal: Problem | None = None
 
 
 async def check_password_for(
@@ -288,8 +291,9 @@ async def check_password_for(
     attempt = Attempt(normalize_email(email), client)
     if len(attempt.email) > MAX_EMAIL_LENGTH:
         return PasswordCheck(attempt)
-    if (await throttle.read_counts(session, attempt)).refusal(utcnow()) is not None:
-        return PasswordCheck(attempt)  # no need to spend a password check; sign_in says why
+    if (refusal := (await throttle.read_counts(session, attempt)).refusal(utcnow())) is not None:
+        return PasswordCheck(attempt, refusal=refusal)
+    passwords.ensure_room()  # before the user is looked up: a refusal should cost nothing
     user = await _user_by_email(session, attempt.email)
     valid = await passwords.verify(user.password_hash if user else None, password)
     return PasswordCheck(attempt, user.id if user else None, valid)

@@ -47,13 +47,17 @@ class PasswordHashing:
             valid = await anyio.to_thread.run_sync(verify)
         return valid and password_hash is not None
 
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """A place among the running hashes, after queueing for one if the queue has room."""
+    def ensure_room(self) -> None:
+        """Refuse at once, before any other work for the request, when there is no room."""
         if self._slots.locked() and self._waiting >= self._queue:
             raise rate_limited(
                 "The server is busy checking passwords; try again in a moment", retry_after=1
             )
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """A place among the running hashes, after queueing for one if the queue has room."""
+        self.ensure_room()
         self._waiting += 1
         try:
             await self._slots.acquire()
