@@ -39,6 +39,7 @@ test: lint typecheck schema-check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.contacts
+	$(BIN)/python -m bench.sign_in_flood
 
 clean:
 	rm -rf $(VENV) var/*.db*
