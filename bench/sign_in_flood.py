@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
     parser.add_argument("--flood", type=int, default=40, help="sign-ins in flight (40)")
     args = parser.parse_args(argv)
-    rows = []
+    rows: list[str] = []
     try:
         for label, settings in (
             ("one client", {}),
