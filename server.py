@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from models.db import create_engine, create_session_factory
 from resolvers.context import Context
 from schema import build_schema
+from schema.graphiql import graphiql_routes
 from schema.http import GraphQLHTTP
 from services.health import readiness, schema_head
 from services.network import client_address
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql_endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *graphiql_routes(settings.graphiql),
         ],
         lifespan=lifespan,
     )

@@ -27,13 +27,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as Operation
 
 from resolvers.context import Context
+from schema.graphiql import GraphiQLPage, Manifest
 from schema.limits import unstorable_character
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -104,7 +104,7 @@ class GraphQLHTTP:
     ) -> None:
         self.schema = schema
         self.context = context
-        self.graphiql_html = get_graphql_ide_html("graphiql") if graphiql else None
+        self.graphiql_page = GraphiQLPage(Manifest.read()) if graphiql else None
         self.max_tokens = max_tokens
         self.operations = lru_cache(maxsize=CACHED_DOCUMENTS)(self._operations)
 
@@ -134,8 +134,8 @@ class GraphQLHTTP:
                     {"Allow": METHODS},
                 )
             media_type = self._media_type(request)
-            if media_type == HTML and self.graphiql_html is not None:
-                return HTMLResponse(self.graphiql_html, headers={"Vary": "Accept"})
+            if media_type == HTML and self.graphiql_page is not None:
+                return self.graphiql_page.response(request)
             if request.method == "POST":
                 parameters = await parameters_from_body(request)
             else:
@@ -150,7 +150,7 @@ class GraphQLHTTP:
     def _media_type(self, request: Request) -> str:
         # Browsers asking for /graphql get GraphiQL; a URL with a query is an API request.
         browsing = request.method != "POST" and "query" not in request.query_params
-        offers = (*RESPONSE_TYPES, HTML) if self.graphiql_html and browsing else RESPONSE_TYPES
+        offers = (*RESPONSE_TYPES, HTML) if self.graphiql_page and browsing else RESPONSE_TYPES
         chosen = negotiate(", ".join(request.headers.getlist("accept")), offers)
         if chosen is None:
             raise HttpError(
