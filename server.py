@@ -1,29 +1,27 @@
 """The application: Starlette routes for GraphQL over HTTP and health checks, and a
-lifespan that owns the database engine. `python server.py` serves it with uvicorn."""
+lifespan that owns the service's resources. `python server.py` serves it with uvicorn."""
 
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
 
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import create_engine, create_session_factory
 from resolvers.context import Context
+from resolvers.resources import Resources, open_resources
 from schema import build_schema
 from schema.graphiql import graphiql_routes
 from schema.http import GraphQLHTTP
-from services.health import readiness, schema_head
+from services.auth import token_from_authorization
+from services.health import readiness
 from services.network import client_address
-from services.passwords import PasswordHashing
 from services.settings import Settings, SettingsError, get_settings
 
 logger = logging.getLogger("crm")
@@ -31,35 +29,15 @@ logger = logging.getLogger("crm")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-@dataclass
-class Resources:
-    """What the lifespan owns; reaches requests through `app.state.resources`."""
-
-    engine: AsyncEngine
-    session_factory: async_sessionmaker[AsyncSession]
-    passwords: PasswordHashing
-    schema_head: str
-
-
-def bearer_token(headers: Any) -> str | None:
-    """Requests authenticate with this header only, never with cookies: another site can make
-    a browser send GET requests (or form POSTs) here, but not with this header, so they run
-    anonymously. GET never runs mutations and POST takes only JSON bodies (schema/http.py)."""
-    value = headers.get("authorization")
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
     def context(request: Request) -> Context:
-        resources: Resources = request.app.state.resources
+        # Credentials come from the Authorization header only, never from cookies: another
+        # site can make a browser send GET requests (or form POSTs) here, but not with this
+        # header, so they run anonymously. GET never runs mutations and POST takes only JSON
+        # bodies (schema/http.py).
         return Context(
-            settings=settings,
-            session_factory=resources.session_factory,
-            passwords=resources.passwords,
-            token=bearer_token(request.headers),
+            request.app.state.resources,
+            token=token_from_authorization(request.headers.get("authorization")),
             client=client_address(
                 request.client.host if request.client else None,
                 request.headers.get("x-forwarded-for"),
@@ -136,19 +114,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-        app.state.resources = Resources(
-            engine=engine,
-            session_factory=create_session_factory(engine),
-            passwords=PasswordHashing(
-                concurrency=settings.password_concurrency, queue=settings.password_queue
-            ),
-            schema_head=schema_head(),
-        )
-        try:
+        async with open_resources(settings) as resources:
+            app.state.resources = resources
             yield
-        finally:
-            await engine.dispose()
 
     app = Starlette(
         routes=[

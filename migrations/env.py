@@ -1,6 +1,7 @@
 """Alembic environment: runs migrations on the async engine of the configured database."""
 
 import asyncio
+import os
 
 from alembic import context
 from sqlalchemy.engine import Connection, make_url
@@ -49,6 +50,10 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> str | None:
     """Migrate; the reason when the database cannot be opened."""
     url = database_url()
+    if (missing := _missing_sqlite_directory(url)) is not None:
+        # Said before connecting: the driver's failed connect leaves a thread behind that
+        # reports on the closed event loop.
+        return cannot_connect(url, FileNotFoundError(f"the directory {missing} does not exist"))
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
@@ -61,6 +66,17 @@ async def run_async_migrations() -> str | None:
     finally:
         await engine.dispose()
     return None
+
+
+def _missing_sqlite_directory(url: str) -> str | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = parsed.database.removeprefix("file:")
+    if path == ":memory:":
+        return None
+    directory = os.path.dirname(os.path.abspath(path))
+    return None if os.path.isdir(directory) else directory
 
 
 def _while_connecting(exc: DBAPIError) -> bool:

@@ -56,6 +56,15 @@ class Viewer:
         return Role(self.user.role)
 
 
+def token_from_authorization(value: str | None) -> str | None:
+    """The token in an `Authorization: Bearer <token>` value (HTTP header, or the same value in
+    a WebSocket connection's first message)."""
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def new_token(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 

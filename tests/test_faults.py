@@ -342,6 +342,7 @@ def test_migrating_a_database_that_cannot_be_opened_prints_a_clear_message(
     assert "Traceback" not in missing_dir.stderr
     assert "Cannot open the database" in missing_dir.stderr
     assert "check that its directory exists" in missing_dir.stderr
+    assert "does not exist" in missing_dir.stderr
     if PG_URL is None:
         return
     missing_db = run_alembic(PG_URL.rsplit("/", 1)[0] + "/crm_no_such_database")

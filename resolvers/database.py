@@ -1,0 +1,176 @@
+"""One operation's use of the database: a session opened on first use, reads that survive a
+lost connection, and the mutation boundary (one transaction, effects after commit)."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models.db import WRITE_TRANSACTION
+from services.effects import Effect, run_effects, take_effects
+from services.errors import ErrorCode, Problem, UserFacingError
+from services.faults import Fault, fault_of
+
+T = TypeVar("T")
+R = TypeVar("R")
+logger = logging.getLogger("crm")
+
+CONCURRENT_CHANGE = Problem(
+    "Someone else saved a conflicting change at the same moment (for example the same key); "
+    "reload and try again",
+    ErrorCode.CONFLICT,
+)
+# A read that lost its connection runs once more; a write that collided, up to three times.
+READ_ATTEMPTS = 2
+WRITE_ATTEMPTS = 3
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What a mutation produced: its value, or the problems that rolled it back."""
+
+    value: T | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def map(self, convert: Callable[[T], R]) -> R | None:
+        """The value converted for the API, or None when the mutation was refused."""
+        return convert(self.value) if self.value is not None else None
+
+
+class _FaultError(Exception):
+    def __init__(self, fault: Fault, maybe_saved: bool) -> None:
+        super().__init__(fault.value)
+        self.fault = fault
+        self.maybe_saved = maybe_saved
+
+
+class OperationDatabase:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+        # GraphQL resolves sibling fields concurrently, but a database session serves one
+        # statement at a time: every use of it goes through this lock.
+        self._lock = asyncio.Lock()
+
+    def _current(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    async def close(self) -> None:
+        """Give the connection back; one that broke meanwhile is dropped from the pool."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.close()
+        except Exception as exc:
+            if fault_of(exc) is None:
+                logger.error("Closing a database session failed", exc_info=exc)
+            with contextlib.suppress(Exception):
+                await session.invalidate()
+
+    async def _discard(self, fault: Fault | None) -> None:
+        """Drop the session after a failure; a lost connection is dropped from the pool too."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            if fault is Fault.LOST_CONNECTION:
+                await session.invalidate()
+            else:
+                await session.rollback()
+                await session.close()
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` with the operation's session, one user of it at a time.
+
+        A read that loses its connection (the database restarted, a failover) runs once more
+        on a fresh one; other database faults become an UNAVAILABLE error.
+        """
+        async with self._lock:
+            for attempt in range(1, READ_ATTEMPTS + 1):
+                try:
+                    return await work(self._current())
+                except Exception as exc:
+                    fault = fault_of(exc)
+                    if fault is None:
+                        raise
+                    await self._discard(fault)
+                    if fault is Fault.LOST_CONNECTION and attempt < READ_ATTEMPTS:
+                        continue
+                    raise fault.error(writing=False) from exc
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    async def mutate(self, work: Callable[[AsyncSession], Awaitable[T]]) -> Outcome[T]:
+        """Run `work` in one write transaction: commit on success, roll back on any error,
+        then run the effects it registered (services/effects.py) if it committed.
+
+        Expected failures come back as problems (the payload's userErrors); database faults
+        as an UNAVAILABLE error that says whether anything may have been saved; anything else
+        propagates. A transaction that collided with another (a deadlock or serialization
+        failure, which PostgreSQL undoes whole) runs again.
+        """
+        async with self._lock:
+            outcome, effects = await self._attempts(work)
+        await run_effects(effects)
+        return outcome
+
+    async def _attempts(
+        self, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[Outcome[T], list[Effect]]:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._attempt(work)
+            except _FaultError as failure:
+                collided = failure.fault is Fault.COLLISION
+                if collided and attempt < WRITE_ATTEMPTS and not failure.maybe_saved:
+                    continue
+                raise failure.fault.error(
+                    writing=True, maybe_saved=failure.maybe_saved
+                ) from failure.__cause__
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[Outcome[T], list[Effect]]:
+        session = self._current()
+        committing = False
+        try:
+            if session.in_transaction():
+                await session.commit()  # end the read transaction of earlier fields
+            take_effects(session)  # none may be left over from an attempt that failed
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
+            value = await work(session)
+            committing = True
+            await session.commit()
+        except UserFacingError as exc:
+            await self._roll_back(session)
+            return Outcome(problems=exc.problems), []
+        except IntegrityError:
+            # Services check keys and values first; a constraint firing anyway means a
+            # concurrent request took the same key or value a moment earlier.
+            await self._roll_back(session)
+            return Outcome(problems=[CONCURRENT_CHANGE]), []
+        except Exception as exc:
+            fault = fault_of(exc)
+            await self._discard(fault)
+            if fault is None:
+                raise
+            # A connection lost during COMMIT leaves the outcome unknown.
+            maybe_saved = committing and fault is Fault.LOST_CONNECTION
+            raise _FaultError(fault, maybe_saved) from exc
+        except BaseException:
+            await self._discard(None)
+            raise
+        return Outcome(value=value), take_effects(session)
+
+    @staticmethod
+    async def _roll_back(session: AsyncSession) -> None:
+        await session.rollback()
+        take_effects(session)

@@ -1,0 +1,40 @@
+"""What the service holds for its whole life and every operation draws on: opened when it starts,
+closed when it stops, reaching resolvers through the Context. Nothing of it is module-global, so
+a test builds the same set from its own settings (a loopback server, a database of its own)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from models.db import create_engine, create_session_factory
+from services.health import schema_head
+from services.passwords import PasswordHashing
+from services.settings import Settings
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    passwords: PasswordHashing
+    schema_head: str  # the migration this release needs, for readiness
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    try:
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            passwords=PasswordHashing(
+                concurrency=settings.password_concurrency, queue=settings.password_queue
+            ),
+            schema_head=schema_head(),
+        )
+    finally:
+        await engine.dispose()
