@@ -21,6 +21,7 @@ from schema.graphiql import graphiql_routes
 from schema.http import GraphQLHTTP
 from services.auth import token_from_authorization
 from services.health import readiness
+from services.listening import listen_problem
 from services.network import client_address
 from services.settings import Settings, SettingsError, get_settings
 
@@ -139,6 +140,10 @@ def main() -> int:
         settings = get_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    problem = listen_problem(settings.host, settings.port)
+    if problem is not None:
+        print(problem, file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -222,7 +222,10 @@ class UserQuery:
         viewer = await context(info).viewer_or_none()
         return User.of(viewer.user) if viewer else None
 
-    @strawberry.field(description="Everyone who can be assigned work, by name.")
+    @strawberry.field(
+        description="Everyone who can be assigned work, by name. Deactivated users are left out "
+        "unless an admin passes includeInactive: true; only admins ever see them."
+    )
     async def users(self, info: Info, include_inactive: bool = False) -> list[User]:
         ctx = context(info)
         viewer = await ctx.require()

@@ -179,7 +179,8 @@ async def sign_up(
     else:
         if not invitation_token:
             raise UserFacingError.one(
-                "Sign-up needs an invitation; ask an admin to invite you",
+                "Sign-up needs an invitation: ask an admin to invite you. If you already "
+                "have an account, sign in with sessionCreate",
                 code=ErrorCode.FORBIDDEN,
                 field=["invitationToken"],
             )

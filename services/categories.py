@@ -32,6 +32,7 @@ from services.values import (
     compile_pattern,
     convert,
 )
+from services.wording import a_or_an
 
 COLOR_RE = re.compile(r"\A#[0-9a-fA-F]{6}\Z")
 CURRENCY_RE = re.compile(r"\A[A-Z]{3}\Z")
@@ -225,7 +226,8 @@ def _check_options(
         return None
     if not options:
         raise UserFacingError.one(
-            f"A {field_type} field needs at least one option", field=["options"]
+            f"{a_or_an(field_type, sentence_start=True)} field needs at least one option",
+            field=["options"],
         )
     if len(options) > MAX_OPTIONS:
         raise UserFacingError.one(f"A field has at most {MAX_OPTIONS} options", field=["options"])
@@ -266,8 +268,8 @@ def _check_validation(field_type: FieldType, rules: dict[str, Any] | None) -> di
     if unknown:
         accepted = ", ".join(sorted(allowed)) or "none"
         raise UserFacingError.one(
-            f"A {field_type} field does not take {', '.join(sorted(unknown))} "
-            f"(accepted: {accepted})",
+            f"{a_or_an(field_type, sentence_start=True)} field does not take "
+            f"{', '.join(sorted(unknown))} (accepted: {accepted})",
             field=["validation"],
         )
     for bound in ("min", "max"):
@@ -322,9 +324,13 @@ def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
         if getattr(spec, flag) is not None:
             setattr(definition, flag, getattr(spec, flag))
     if definition.unique and field_type in NOT_UNIQUE_TYPES:
-        raise UserFacingError.one(f"A {field_type} field cannot be unique", field=["unique"])
+        raise UserFacingError.one(
+            f"{a_or_an(field_type, sentence_start=True)} field cannot be unique", field=["unique"]
+        )
     if definition.indexed and field_type in UNINDEXABLE_TYPES:
-        raise UserFacingError.one(f"A {field_type} field cannot be indexed", field=["indexed"])
+        raise UserFacingError.one(
+            f"{a_or_an(field_type, sentence_start=True)} field cannot be indexed", field=["indexed"]
+        )
     if definition.unique:
         definition.indexed = True  # a unique index serves filters and sorts too
     options = spec.options if spec.options is not None else definition.options

@@ -1,7 +1,7 @@
 """Finding cards: filters on built-in and custom fields, text search, sorting, keyset pages."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,6 +39,7 @@ from services.pagination import (
     order_by,
 )
 from services.values import TEXT_TYPES, coerce_operand
+from services.wording import a_or_an
 
 MAX_FILTER_DEPTH = 5
 MAX_CONDITIONS = 200
@@ -149,6 +150,36 @@ def _checked_match_text(text: str, path: list[str]) -> str:
     return text
 
 
+def _country_code(value: str, path: list[str], *, part: bool = False) -> str:
+    """Cards hold ISO 3166 two-letter codes in upper case (services/contacts.py), so a filter
+    takes a code too, in any case; a country's name would silently match nothing."""
+    text = value.strip()
+    if not (text.isalpha() and (len(text) == 2 or (part and len(text) == 1))):
+        raise UserFacingError.one(
+            f"{value[:100]!r} is not a country code: countries are ISO 3166 two-letter codes "
+            "such as SE or DE",
+            field=path,
+        )
+    return text.upper()
+
+
+def _country_condition(c: TextCondition, path: list[str]) -> TextCondition:
+    def code(value: str | None, name: str, *, part: bool = False) -> str | None:
+        return None if value is None else _country_code(value, [*path, name], part=part)
+
+    codes = None
+    if c.in_ is not None:
+        codes = [_country_code(v, [*path, "in", str(i)]) for i, v in enumerate(c.in_)]
+    return replace(
+        c,
+        eq=code(c.eq, "eq"),
+        neq=code(c.neq, "neq"),
+        in_=codes,
+        contains=code(c.contains, "contains", part=True),
+        starts_with=code(c.starts_with, "startsWith", part=True),
+    )
+
+
 def _like_escaped(text: str) -> str:
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
@@ -203,6 +234,8 @@ class _Compiler:
         )
         for name, column in text_columns:
             if (text_condition := getattr(node, name)) is not None:
+                if name == "country":
+                    text_condition = _country_condition(text_condition, [*path, "country"])
                 terms.append(self._text(column, text_condition, [*path, _camel(name)]))
         time_columns: tuple[tuple[str, Any], ...] = (
             ("created_at", col(Contact.created_at)),
@@ -374,7 +407,7 @@ class _Compiler:
             if field_type in (FieldType.MULTI_SELECT, FieldType.LONG_TEXT):
                 # Long text would make cursors as long as the text.
                 raise UserFacingError.one(
-                    f"{order.key} is a {field_type} and cannot be sorted",
+                    f"{order.key} is {a_or_an(field_type)} and cannot be sorted",
                     field=["orderBy", str(i)],
                 )
             expression = value_expression(self.dialect, definition.key, field_type)
