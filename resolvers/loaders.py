@@ -10,12 +10,12 @@ from strawberry.dataloader import DataLoader
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, Person
 from models.users import ApiKey, User
-from services import auth, categories, contacts, users
+from services import auth, categories, contacts
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
+from services.rows import Identified, rows_by_ids
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+M = TypeVar("M", bound=Identified)
 
 Reader = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
 
@@ -33,19 +33,17 @@ def _grouped(rows: Sequence[Any], keys: Sequence[int], attribute: str) -> list[l
 
 
 class Loaders:
-    """One set per request (and afresh after each mutation), so caches never go stale."""
+    """One set per operation (and afresh after each mutation), so caches never go stale.
+
+    Any table has a by-id loader (`by_id`); the relations the schema exposes have theirs here.
+    """
 
     def __init__(self, read: Reader) -> None:
         self._read = read
+        self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
 
         async def load_api_keys(ids: list[int]) -> list[list[ApiKey]]:
             return _grouped(await read(lambda s: auth.api_keys_of(s, ids)), ids, "user_id")
-
-        async def load_users(ids: list[int]) -> list[User | None]:
-            return _by_id(await read(lambda s: users.users_by_ids(s, ids)), ids)
-
-        async def load_categories(ids: list[int]) -> list[Category | None]:
-            return _by_id(await read(lambda s: categories.categories_by_ids(s, ids)), ids)
 
         async def load_fields(ids: list[int]) -> list[list[FieldDefinition]]:
             return _grouped(await read(lambda s: categories.fields_of(s, ids)), ids, "category_id")
@@ -56,20 +54,28 @@ class Loaders:
                 [r for r in rows if key in (r.from_category_id, r.to_category_id)] for key in ids
             ]
 
-        async def load_contacts(ids: list[int]) -> list[Contact | None]:
-            return _by_id(await read(lambda s: contacts.contacts_by_ids(s, ids)), ids)
-
         async def load_persons(ids: list[int]) -> list[list[Person]]:
             return _grouped(await read(lambda s: contacts.persons_of(s, ids)), ids, "contact_id")
 
-        self.user = DataLoader(load_users)
+        self.user = self.by_id(User)
+        self.category = self.by_id(Category)
+        self.contact = self.by_id(Contact)
         self.api_keys = DataLoader(load_api_keys)
-        self.category = DataLoader(load_categories)
         self.fields = DataLoader(load_fields)
         self.relations = DataLoader(load_relations)
-        self.contact = DataLoader(load_contacts)
         self.persons = DataLoader(load_persons)
         self.related = DataLoader(self._load_related, cache_key_fn=_related_key)
+
+    def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
+        """The loader of `model` rows by primary key (None for a missing one)."""
+        loader = self._by_id.get(model)
+        if loader is None:
+
+            async def load(ids: list[int]) -> list[M | None]:
+                return _by_id(await self._read(lambda s: rows_by_ids(s, model, ids)), ids)
+
+            loader = self._by_id[model] = DataLoader(load)
+        return loader
 
     async def _load_related(
         self, keys: list[tuple[Direction, int, int, str | None]]

@@ -15,10 +15,12 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
+from schema import cost
 from schema.categories import CategoryMutation, CategoryQuery
 from schema.common import Node, context
 from schema.contacts import ContactMutation, ContactQuery
-from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings, cost_rule
+from schema.cost import cost_rule
+from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.node import resolve_nodes
 from schema.users import UserMutation, UserQuery
 from services.settings import Settings
@@ -34,7 +36,10 @@ class NodeQuery:
         await context(info).require()
         return (await resolve_nodes(context(info), [id]))[0]
 
-    @strawberry.field(description="Several objects by their global IDs, in the same order.")
+    @strawberry.field(
+        description="Several objects by their global IDs, in the same order.",
+        metadata=cost.per_item("ids"),
+    )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         await context(info).require()
         return await resolve_nodes(context(info), ids)

@@ -13,7 +13,16 @@ from models.categories import FieldDefinition as FieldModel
 from models.categories import FieldType as FieldTypeModel
 from models.categories import RelationCardinality as CardinalityModel
 from models.users import Role
-from schema.common import Node, UserError, context, existing, user_errors
+from schema import cost
+from schema.common import (
+    Node,
+    UserError,
+    context,
+    existing,
+    node_type,
+    user_errors,
+    user_errors_field,
+)
 from services import categories
 from services.categories import FieldSpec
 from services.ids import decode_id, encode_id
@@ -44,6 +53,7 @@ class FieldValidation:
     pattern: str | None = None
 
 
+@node_type(FieldModel)
 @strawberry.type
 class FieldDefinition(Node):
     key: str = strawberry.field(description="Immutable; the key of this field in Contact.values.")
@@ -52,7 +62,7 @@ class FieldDefinition(Node):
     required: bool
     unique: bool
     indexed: bool
-    options: list[SelectOption] | None
+    options: list[SelectOption] | None = strawberry.field(metadata=cost.typical(10))
     validation: FieldValidation | None
     default_value: JSON | None
     currency: str | None = strawberry.field(description="ISO 4217 code of a MONEY field.")
@@ -96,6 +106,7 @@ class FieldDefinition(Node):
         )
 
 
+@node_type(RelationModel)
 @strawberry.type
 class CategoryRelation(Node):
     key: str = strawberry.field(description="The relation's name seen from `from` cards.")
@@ -131,6 +142,7 @@ class CategoryRelation(Node):
         )
 
 
+@node_type(CategoryModel)
 @strawberry.type
 class Category(Node):
     key: str
@@ -151,13 +163,15 @@ class Category(Node):
             _model=model,
         )
 
-    @strawberry.field(description="Custom fields in display order.")
+    @strawberry.field(description="Custom fields in display order.", metadata=cost.typical(20))
     async def fields(self, info: Info, include_archived: bool = False) -> list[FieldDefinition]:
         assert self._model.id is not None
         rows = await context(info).loaders.fields.load(self._model.id)
         return [FieldDefinition.of(f) for f in rows if include_archived or f.archived_at is None]
 
-    @strawberry.field(description="Relations that start or end at this category.")
+    @strawberry.field(
+        description="Relations that start or end at this category.", metadata=cost.typical(10)
+    )
     async def relations(self, info: Info) -> list[CategoryRelation]:
         assert self._model.id is not None
         return [
@@ -165,7 +179,9 @@ class Category(Node):
             for r in await context(info).loaders.relations.load(self._model.id)
         ]
 
-    @strawberry.field(description="Cards of this category; see Query.contacts.")
+    @strawberry.field(
+        description="Cards of this category; see Query.contacts.", metadata=cost.page()
+    )
     async def contacts(
         self,
         info: Info,
@@ -220,13 +236,13 @@ class CategoryDeleteInput:
 @strawberry.type
 class CategoryPayload:
     category: Category | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type
 class DeletePayload:
     deleted_id: strawberry.ID | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -302,13 +318,13 @@ class FieldDefinitionReorderInput:
 @strawberry.type
 class FieldDefinitionPayload:
     field_definition: FieldDefinition | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.type
 class FieldDefinitionReorderPayload:
-    fields: list[FieldDefinition] | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    fields: list[FieldDefinition] | None = strawberry.field(default=None, metadata=cost.typical(20))
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -332,7 +348,7 @@ class CategoryRelationDeleteInput:
 @strawberry.type
 class CategoryRelationPayload:
     relation: CategoryRelation | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 def _set(value: Any) -> bool:
@@ -373,7 +389,7 @@ def _spec(input: FieldDefinitionCreateInput | FieldDefinitionUpdateInput) -> Fie
 
 @strawberry.type
 class CategoryQuery:
-    @strawberry.field
+    @strawberry.field(metadata=cost.typical(20))
     async def categories(self, info: Info) -> list[Category]:
         ctx = context(info)
         await ctx.require()

@@ -1,10 +1,14 @@
 """Types every domain shares: Node, PageInfo, UserError, and the helpers that build them."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import strawberry
 
 from resolvers.context import Context
+from schema import cost
+from services.auth import Viewer
 from services.errors import ErrorCode, Problem
 
 M = TypeVar("M")
@@ -16,6 +20,33 @@ strawberry.enum(ErrorCode, description="What kind of problem a userError reports
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
 class Node:
     id: strawberry.ID
+
+
+# Whether a viewer may see a row (a check beyond the role that reading needs).
+Visibility = Callable[[Viewer, Any], bool]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    type: Any  # the Strawberry type, built from a row by `type.of(row)`
+    model: type[Any]  # the table its rows come from
+    visible: Visibility | None
+
+
+# Filled as the types are defined: what node(id:) can resolve.
+NODE_TYPES: dict[str, NodeType] = {}
+N = TypeVar("N", bound=type)
+
+
+def node_type(model: type[Any], *, visible: Visibility | None = None) -> Callable[[N], N]:
+    """Register a Node type where it is defined: node(id:) and nodes(ids:) read it by id
+    through the DataLoader of `model`, and hide rows for which `visible` says no."""
+
+    def register(cls: N) -> N:
+        NODE_TYPES[cls.__name__] = NodeType(cls, model, visible)
+        return cls
+
+    return register
 
 
 @strawberry.type
@@ -50,6 +81,11 @@ class UserError:
             message=problem.message,
             code=problem.code,
         )
+
+
+def user_errors_field() -> Any:
+    """A payload's userErrors: empty when the mutation went through."""
+    return strawberry.field(default_factory=list, metadata=cost.typical(5))
 
 
 def user_errors(problems: list[Problem]) -> list[UserError]:

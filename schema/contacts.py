@@ -11,8 +11,18 @@ from strawberry.scalars import JSON
 from models.contacts import Contact as ContactModel
 from models.contacts import Person as PersonModel
 from models.users import Role
+from schema import cost
 from schema.categories import Category
-from schema.common import Node, PageInfo, UserError, context, existing, user_errors
+from schema.common import (
+    Node,
+    PageInfo,
+    UserError,
+    context,
+    existing,
+    node_type,
+    user_errors,
+    user_errors_field,
+)
 from schema.users import User, visible_user
 from services import contact_query, contacts
 from services.contacts import find_direction
@@ -31,6 +41,7 @@ class Address:
     country: str | None = strawberry.field(description="ISO 3166 two-letter code.")
 
 
+@node_type(PersonModel)
 @strawberry.type
 class Person(Node):
     first_name: str | None
@@ -66,6 +77,7 @@ class Person(Node):
         )
 
 
+@node_type(ContactModel)
 @strawberry.type
 class Contact(Node):
     name: str
@@ -137,12 +149,15 @@ class Contact(Node):
         }
         return JSON(values)
 
-    @strawberry.field(description="The persons who work here.")
+    @strawberry.field(description="The persons who work here.", metadata=cost.typical(10))
     async def persons(self, info: Info) -> list[Person]:
         assert self._model.id is not None
         return [Person.of(p) for p in await context(info).loaders.persons.load(self._model.id)]
 
-    @strawberry.field(description="Cards linked through a relation, by its key or inverse key.")
+    @strawberry.field(
+        description="Cards linked through a relation, by its key or inverse key.",
+        metadata=cost.page(),
+    )
     async def related(
         self, info: Info, relation: str, first: int | None = None, after: str | None = None
     ) -> "ContactConnection":
@@ -179,7 +194,7 @@ class ContactEdge:
 
 @strawberry.type
 class ContactConnection:
-    edges: list[ContactEdge]
+    edges: list[ContactEdge] = strawberry.field(metadata=cost.in_page())
     page_info: PageInfo
     _total: strawberry.Private[Any]
 
@@ -202,7 +217,7 @@ class ContactConnection:
             _total=total,
         )
 
-    @strawberry.field
+    @strawberry.field(metadata=cost.in_page())
     def nodes(self) -> list[Contact]:
         return [edge.node for edge in self.edges]
 
@@ -482,7 +497,7 @@ class ContactIdInput:
 @strawberry.type
 class ContactPayload:
     contact: Contact | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -503,7 +518,7 @@ class PersonDeleteInput:
 @strawberry.type
 class PersonPayload:
     person: Person | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -519,7 +534,7 @@ class ContactLinkInput:
 class ContactLinkPayload:
     from_contact: Contact | None = strawberry.field(default=None, name="from")
     to_contact: Contact | None = strawberry.field(default=None, name="to")
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 def _person_payload(model: PersonModel | None, problems: list[Any]) -> PersonPayload:
@@ -540,7 +555,8 @@ def _contact_payload(model: ContactModel | None, problems: list[Any]) -> Contact
 @strawberry.type
 class ContactQuery:
     @strawberry.field(
-        description="Cards of a category: filter, search, sort and page through them."
+        description="Cards of a category: filter, search, sort and page through them.",
+        metadata=cost.page(),
     )
     async def contacts(
         self,

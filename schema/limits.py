@@ -1,6 +1,8 @@
-"""Protection against expensive requests: a cost limit, and the policy for errors.
+"""Protection against bad requests, and the policy for errors: strings no database can store,
+masked internal errors, the operation's session released.
 
-Depth, token and alias limits come from Strawberry's own extensions (see schema/__init__.py).
+Depth, token and alias limits come from Strawberry's own extensions and the cost limit from
+schema/cost.py (see schema/__init__.py).
 """
 
 import logging
@@ -12,109 +14,18 @@ from graphql import (
     ArgumentNode,
     DirectiveNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    IntValueNode,
     ListValueNode,
     ObjectFieldNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     StringValueNode,
-    ValidationContext,
     ValidationRule,
     VariableDefinitionNode,
 )
 from strawberry.extensions import SchemaExtension
 
 from services.errors import AuthError, BadRequestError, RetryableError
-from services.pagination import DEFAULT_PAGE_SIZE
-
-# The most IDs Query.nodes takes (schema/node.py checks it).
-MAX_NODES = 100
 
 logger = logging.getLogger("crm.graphql")
-
-# Fields whose children repeat once per item of a page.
-PAGE_ARGUMENTS = ("first", "last")
-CONNECTIONS = ("contacts", "related")
-# Plain lists have no page size: their children are counted this many times, a typical
-# length rather than the largest possible one, so that ordinary queries pass while nesting
-# them (categories { fields { category { fields ... } } }) multiplies the cost quickly.
-LIST_LENGTHS = {
-    "categories": 20,
-    "fields": 20,
-    "relations": 10,
-    "options": 10,
-    "persons": 10,
-    "users": 50,
-    "apiKeys": 10,
-}
-
-
-def cost_rule(max_cost: int, max_page_size: int) -> type[ValidationRule]:
-    """A validation rule refusing operations whose worst-case number of resolved fields
-    (each field 1, times the page size of every connection above it) exceeds `max_cost`."""
-
-    class CostLimit(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            self.fragments: dict[str, FragmentDefinitionNode] = {}
-
-        def enter_document(self, node: Any, *_args: Any) -> None:
-            self.fragments = {
-                d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
-            }
-
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-            cost = self._cost(node.selection_set, set())
-            if cost > max_cost:
-                self.report_error(
-                    GraphQLError(
-                        f"The query costs {cost} and the limit is {max_cost}; "
-                        "ask for smaller pages "
-                        "or fewer nested connections",
-                        node,
-                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": max_cost},
-                    )
-                )
-
-        def _repeats(self, field: FieldNode) -> int:
-            """How many times a field's children are resolved."""
-            for argument in field.arguments or ():
-                if argument.name.value in PAGE_ARGUMENTS:
-                    if isinstance(argument.value, IntValueNode):
-                        return max(int(argument.value.value), 1)
-                    return max_page_size  # a variable: assume the largest page
-            if field.name.value in CONNECTIONS:
-                return DEFAULT_PAGE_SIZE
-            for argument in field.arguments or ():
-                if argument.name.value == "ids":  # Query.nodes(ids:)
-                    if isinstance(argument.value, ListValueNode):
-                        return max(len(argument.value.values), 1)
-                    return MAX_NODES
-            return LIST_LENGTHS.get(field.name.value, 1)
-
-        def _cost(self, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
-            if selection_set is None:
-                return 0
-            total = 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    children = self._cost(selection.selection_set, seen)
-                    total += 1 + children * self._repeats(selection)
-                elif isinstance(selection, InlineFragmentNode):
-                    total += self._cost(selection.selection_set, seen)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.fragments.get(name)
-                    if fragment is not None and name not in seen:
-                        total += self._cost(fragment.selection_set, seen | {name})
-            return total
-
-    return CostLimit
-
 
 # No database stores these in text: PostgreSQL refuses NUL, and a lone UTF-16 surrogate is not
 # Unicode at all (it cannot be encoded as UTF-8 for either driver).

@@ -10,13 +10,15 @@ from models.users import Invitation as InvitationModel
 from models.users import Role as RoleModel
 from models.users import User as UserModel
 from resolvers.context import Context
-from schema.common import Node, UserError, context, user_errors
+from schema import cost
+from schema.common import Node, UserError, context, node_type, user_errors, user_errors_field
 from services import auth, users
 from services.ids import decode_id, encode_id
 
 Role = strawberry.enum(RoleModel, description="What a user may do.")
 
 
+@node_type(UserModel, visible=users.may_see)
 @strawberry.type
 class User(Node):
     email: str
@@ -39,7 +41,10 @@ class User(Node):
             _model=model,
         )
 
-    @strawberry.field(description="API keys of this user (yourself, or anyone for admins).")
+    @strawberry.field(
+        description="API keys of this user (yourself, or anyone for admins).",
+        metadata=cost.typical(10),
+    )
     async def api_keys(self, info: Info) -> list["ApiKey"]:
         viewer = await context(info).require()
         if viewer.id != self._model.id and viewer.role != RoleModel.ADMIN:
@@ -55,6 +60,7 @@ async def visible_user(ctx: Context, user_id: int) -> User | None:
     return User.of(model) if model is not None and users.may_see(viewer, model) else None
 
 
+@node_type(ApiKeyModel, visible=auth.may_see_api_key)
 @strawberry.type
 class ApiKey(Node):
     name: str
@@ -109,7 +115,7 @@ class SessionPayload:
         default=None, description="Send as `Authorization: Bearer <token>`. Shown only once."
     )
     expires_at: datetime | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -128,7 +134,7 @@ class SessionRevokeInput:
 @strawberry.type
 class SessionRevokePayload:
     revoked: bool = False
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -143,7 +149,7 @@ class UserInvitePayload:
     token: str | None = strawberry.field(
         default=None, description="The invitation token for signUp. Shown only once."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -157,7 +163,7 @@ class UserUpdateInput:
 @strawberry.type
 class UserPayload:
     user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -171,7 +177,7 @@ class UserPasswordResetPayload:
         default=None, description="Give it to the user for passwordReset. Shown only once."
     )
     expires_at: datetime | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -198,7 +204,7 @@ class ApiKeyCreatePayload:
     token: str | None = strawberry.field(
         default=None, description="The key itself, for `Authorization: Bearer`. Shown only once."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 @strawberry.input
@@ -209,7 +215,7 @@ class ApiKeyRevokeInput:
 @strawberry.type
 class ApiKeyPayload:
     api_key: ApiKey | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -224,7 +230,8 @@ class UserQuery:
 
     @strawberry.field(
         description="Everyone who can be assigned work, by name. Deactivated users are left out "
-        "unless an admin passes includeInactive: true; only admins ever see them."
+        "unless an admin passes includeInactive: true; only admins ever see them.",
+        metadata=cost.typical(50),
     )
     async def users(self, info: Info, include_inactive: bool = False) -> list[User]:
         ctx = context(info)

@@ -517,6 +517,11 @@ async def revoke_api_key(session: AsyncSession, *, viewer: Viewer, api_key_id: i
     return api_key
 
 
+def may_see_api_key(viewer: Viewer, api_key: ApiKey) -> bool:
+    """Keys are seen by their owner and by admins."""
+    return api_key.user_id == viewer.id or viewer.role == Role.ADMIN
+
+
 async def api_keys_of(session: AsyncSession, user_ids: Sequence[int]) -> list[ApiKey]:
     rows = await session.execute(
         select(ApiKey).where(col(ApiKey.user_id).in_(user_ids)).order_by(col(ApiKey.id))

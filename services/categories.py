@@ -82,11 +82,6 @@ async def category_by_key(session: AsyncSession, key: str) -> Category | None:
     ).scalar_one_or_none()
 
 
-async def categories_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Category]:
-    rows = await session.execute(select(Category).where(col(Category.id).in_(ids)))
-    return list(rows.scalars())
-
-
 async def list_categories(session: AsyncSession) -> list[Category]:
     rows = await session.execute(select(Category).order_by(Category.name, col(Category.id)))
     return list(rows.scalars())

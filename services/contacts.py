@@ -374,11 +374,6 @@ async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted
     return contact
 
 
-async def contacts_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Contact]:
-    rows = await session.execute(select(Contact).where(col(Contact.id).in_(ids)))
-    return list(rows.scalars())
-
-
 # --- persons -----------------------------------------------------------------------------------
 
 PERSON_CHECKS = {

@@ -1,7 +1,5 @@
 """Managing user accounts: listing, renaming, roles and deactivation."""
 
-from collections.abc import Sequence
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,11 +14,6 @@ def may_see(viewer: Viewer, user: User) -> bool:
     """The one rule for every path to a user: a deactivated account is seen by admins (and
     by itself) only."""
     return user.active or viewer.role == Role.ADMIN or user.id == viewer.id
-
-
-async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> list[User]:
-    rows = await session.execute(select(User).where(col(User.id).in_(ids)))
-    return list(rows.scalars())
 
 
 async def list_users(

@@ -17,7 +17,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
 
+import models  # noqa: F401  (registers every table)
 from models.db import create_engine
 from server import create_app
 from services import passwords
@@ -25,20 +27,8 @@ from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
-TABLES = [
-    "contact_link",
-    "person",
-    "contact",
-    "category_relation",
-    "field_definition",
-    "category",
-    "invitation",
-    "password_reset",
-    "api_key",
-    "auth_session",
-    "login_throttle",
-    "user_account",
-]
+# Every table, children before parents (the order to empty them in).
+TABLES = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
