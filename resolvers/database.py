@@ -4,9 +4,9 @@ lost connection, and the mutation boundary (one transaction, effects after commi
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,31 +49,51 @@ class _FaultError(Exception):
         self.maybe_saved = maybe_saved
 
 
+class OperationFinishedError(RuntimeError):
+    """Work for an operation that has already answered (a DataLoader batch left behind by a
+    field that failed): it is not run."""
+
+
 class OperationDatabase:
+    """The database as one operation uses it.
+
+    GraphQL resolves sibling fields concurrently, but a session serves one statement at a time,
+    so every use of it goes through a lock. And a field whose sibling failed is cancelled while
+    it may be in the middle of a statement: every use runs shielded from that, to its end, so
+    the session is never left half-way for what comes next in the operation.
+    """
+
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
-        # GraphQL resolves sibling fields concurrently, but a database session serves one
-        # statement at a time: every use of it goes through this lock.
         self._lock = asyncio.Lock()
+        self._finished = False
 
     def _current(self) -> AsyncSession:
+        if self._finished:
+            raise OperationFinishedError("The operation has answered; its session is closed")
         if self._session is None:
             self._session = self._session_factory()
         return self._session
 
     async def close(self) -> None:
-        """Give the connection back; one that broke meanwhile is dropped from the pool."""
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            await session.close()
-        except Exception as exc:
-            if fault_of(exc) is None:
-                logger.error("Closing a database session failed", exc_info=exc)
-            with contextlib.suppress(Exception):
-                await session.invalidate()
+        """Give the connection back once the work in flight is done; one that broke meanwhile
+        is dropped from the pool. Nothing runs on this database afterwards."""
+        await _shielded(self._close())
+
+    async def _close(self) -> None:
+        async with self._lock:
+            self._finished = True
+            session, self._session = self._session, None
+            if session is None:
+                return
+            try:
+                await session.close()
+            except Exception as exc:
+                if fault_of(exc) is None:
+                    logger.error("Closing a database session failed", exc_info=exc)
+                with contextlib.suppress(Exception):
+                    await session.invalidate()
 
     async def _discard(self, fault: Fault | None) -> None:
         """Drop the session after a failure; a lost connection is dropped from the pool too."""
@@ -93,6 +113,9 @@ class OperationDatabase:
         A read that loses its connection (the database restarted, a failover) runs once more
         on a fresh one; other database faults become an UNAVAILABLE error.
         """
+        return await _shielded(self._read(work))
+
+    async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._lock:
             for attempt in range(1, READ_ATTEMPTS + 1):
                 try:
@@ -116,10 +139,15 @@ class OperationDatabase:
         propagates. A transaction that collided with another (a deadlock or serialization
         failure, which PostgreSQL undoes whole) runs again.
         """
-        async with self._lock:
-            outcome, effects = await self._attempts(work)
+        outcome, effects = await _shielded(self._locked_attempts(work))
         await run_effects(effects)
         return outcome
+
+    async def _locked_attempts(
+        self, work: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[Outcome[T], list[Effect]]:
+        async with self._lock:
+            return await self._attempts(work)
 
     async def _attempts(
         self, work: Callable[[AsyncSession], Awaitable[T]]
@@ -174,3 +202,19 @@ class OperationDatabase:
     async def _roll_back(session: AsyncSession) -> None:
         await session.rollback()
         take_effects(session)
+
+
+async def _shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to its end even if the caller is cancelled meanwhile (its result then goes
+    unused, and an error it raises is only logged at debug level)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_unwanted)
+        raise
+
+
+def _unwanted(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("Work of a cancelled field failed", exc_info=task.exception())

@@ -29,7 +29,7 @@ from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_
 from services.passwords import PasswordHashing
 from services.settings import Settings
 from services.throttle import Attempt
-from services.values import MAX_EMAIL_LENGTH, is_email
+from services.values import MAX_EMAIL_LENGTH, is_email, to_utc
 
 SESSION_PREFIX = "crm_s_"
 API_KEY_PREFIX = "crm_k_"
@@ -492,8 +492,13 @@ async def create_api_key(
         raise UserFacingError.one(
             "The expiry needs a time zone, for example 2027-01-01T00:00:00Z", field=["expiresAt"]
         )
-    if expires_at is not None and expires_at <= utcnow():
-        raise UserFacingError.one("The expiry must lie in the future", field=["expiresAt"])
+    if expires_at is not None:
+        try:
+            expires_at = to_utc(expires_at)
+        except ValueError as exc:
+            raise UserFacingError.one(str(exc), field=["expiresAt"]) from None
+        if expires_at <= utcnow():
+            raise UserFacingError.one("The expiry must lie in the future", field=["expiresAt"])
     token = new_token(API_KEY_PREFIX)
     api_key = ApiKey(
         user_id=viewer.id,

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,7 +39,7 @@ from services.pagination import (
     fingerprint,
     order_by,
 )
-from services.values import TEXT_TYPES, coerce_operand
+from services.values import TEXT_TYPES, coerce_operand, to_utc
 from services.wording import a_or_an
 
 MAX_FILTER_DEPTH = 5
@@ -184,6 +185,11 @@ def _like_escaped(text: str) -> str:
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
+def _all(terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Every term holds; no term at all holds for every card."""
+    return and_(*terms) if terms else true()
+
+
 class _Compiler:
     """Turns conditions into SQL for one category, checking every key and value on the way."""
 
@@ -250,7 +256,7 @@ class _Compiler:
             raise UserFacingError.one(
                 f"A filter has at most {MAX_CONDITIONS} conditions", field=path
             )
-        return and_(*terms) if terms else literal_column("1 = 1")
+        return _all(terms)
 
     def _text(self, column: Any, c: TextCondition, path: list[str]) -> ColumnElement[bool]:
         terms = []
@@ -266,7 +272,7 @@ class _Compiler:
             terms.append(self._matches(column, c.starts_with, [*path, "startsWith"], prefix=True))
         if c.is_null is not None:
             terms.append(column.is_(None) if c.is_null else column.is_not(None))
-        return and_(*terms)
+        return _all(terms)
 
     def _lower(self, expression: Any) -> ColumnElement[str]:
         """Lower-cased the same way on both databases (see models/db.py)."""
@@ -294,13 +300,11 @@ class _Compiler:
                     field=[*path, name],
                 )
             try:
-                instant = value.astimezone(UTC)
-            except OverflowError:
-                raise UserFacingError.one(
-                    f"The date-time {value.isoformat()} is out of range", field=[*path, name]
-                ) from None
+                instant = to_utc(value)
+            except ValueError as exc:
+                raise UserFacingError.one(str(exc), field=[*path, name]) from None
             terms.append(getattr(column, _OPERATORS[name])(instant))
-        return and_(*terms)
+        return _all(terms)
 
     def definition(self, key: str, path: list[str]) -> FieldDefinition:
         definition = self.fields.get(key)
@@ -350,7 +354,7 @@ class _Compiler:
             terms.append(self._matches(expression, c.contains, [*path, "contains"]))
         if c.is_null is not None:
             terms.append(expression.is_(None) if c.is_null else expression.is_not(None))
-        return and_(*terms)
+        return _all(terms)
 
     def _multi_select(
         self, definition: FieldDefinition, c: FieldCondition, path: list[str]
@@ -386,7 +390,7 @@ class _Compiler:
                     f"{definition.key} is a MULTI_SELECT and takes eq, neq, in or isNull",
                     field=[*path, name],
                 )
-        return and_(*terms)
+        return _all(terms)
 
     def sort_keys(self, ordering: Sequence[Ordering]) -> list[SortKey]:
         keys = []

@@ -131,6 +131,15 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError(f"the date-time {text!r} is out of range") from None
 
 
+def to_utc(value: datetime) -> datetime:
+    """An aware date-time in UTC, or ValueError when that lies beyond the calendar (year 9999
+    late in the day west of Greenwich, year 1 early in the day east of it)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"The date-time {value.isoformat()} is out of range") from None
+
+
 def format_datetime(value: datetime) -> str:
     # One fixed width (isoformat pads the year to four digits) so stored strings sort in time
     # order.

@@ -17,7 +17,8 @@ the next operation sees, so shrinking would chase a moving target; the report gi
 shortest operation of each group instead.
 
 `CRM_TEST_FUZZ_EXAMPLES` sets how many operations each root field gets per role (default 5;
-half as many for VIEWER and anonymous requests, where most are refused early).
+half as many for VIEWER and anonymous requests, where most are refused early), and
+`CRM_TEST_FUZZ_SEED` draws another set of operations for a longer hunt.
 """
 
 import base64
@@ -62,6 +63,8 @@ T = TypeVar("T")
 
 ROLES = ("ADMIN", "MEMBER", "VIEWER", "ANONYMOUS")
 EXAMPLES = int(os.environ.get("CRM_TEST_FUZZ_EXAMPLES", "5"))
+# Any other text draws other operations (the default run stays the same everywhere).
+SEED = os.environ.get("CRM_TEST_FUZZ_SEED", "")
 
 # --- seeded data ---------------------------------------------------------------------------
 
@@ -1077,10 +1080,10 @@ def plan(seed: Seed, role: str) -> list[Operation]:
     planned = [
         op
         for name in names
-        for op in draw(operations(seed, [name]), count, zlib.crc32(f"{role} {name}".encode()))
+        for op in draw(operations(seed, [name]), count, zlib.crc32(f"{SEED}{role} {name}".encode()))
     ]
     random.Random(role).shuffle(planned)
-    return planned + draw(operations(seed), len(names) // 2, zlib.crc32(role.encode()))
+    return planned + draw(operations(seed), len(names) // 2, zlib.crc32(f"{SEED}{role}".encode()))
 
 
 @pytest.mark.parametrize("role", ROLES)

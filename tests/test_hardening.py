@@ -9,7 +9,9 @@ from sqlalchemy import text
 
 from tests.conftest import SIGN_UP, Api
 from tests.helpers import (
+    CONTACT_LINK,
     FIELD_CREATE,
+    RELATION_CREATE,
     contact_values,
     create_category,
     create_contact,
@@ -213,3 +215,70 @@ async def test_a_field_with_the_same_key_created_twice_at_once_is_one_duplicate(
     codes = sorted(p["userErrors"][0]["code"] for p in payloads if p["userErrors"])
     assert set(codes) <= {"DUPLICATE", "CONFLICT"}
     assert len(codes) == 2
+
+
+async def test_an_api_key_expiring_at_the_end_of_the_calendar_is_refused_clearly(
+    admin: Api,
+) -> None:
+    errors = await admin.user_errors(
+        API_KEY_CREATE, {"input": {"name": "x", "expiresAt": "9999-12-31T23:59:59-12:00"}}
+    )
+    assert errors[0]["field"] == ["expiresAt"]
+    assert "out of range" in errors[0]["message"]
+
+
+async def test_a_not_over_an_empty_condition_agrees_on_both_databases(admin: Api) -> None:
+    category = await create_category(admin, "customers")
+    await create_contact(admin, category["id"], "Acme")
+    count = """query($c: ID!, $f: ContactFilter) { contacts(categoryId: $c, filter: $f) {
+      totalCount } }"""
+    for empty in ({}, {"name": {}}, {"orgNumber": {"eq": None}}, {"fields": []}):
+        # An empty condition holds for every card, so its negation for none.
+        matched = await admin.ok(count, {"c": category["id"], "f": empty})
+        assert matched["contacts"]["totalCount"] == 1, empty
+        negated = await admin.ok(count, {"c": category["id"], "f": {"not": empty}})
+        assert negated["contacts"]["totalCount"] == 0, empty
+
+
+SIBLINGS = """mutation($id: ID!) {
+  first: contactUpdate(input: {id: $id}) { contact { related(relation: "clients", first: 9) {
+    nodes { persons { firstName } related(relation: "parent", first: 101) { totalCount } } } } }
+  again: contactUpdate(input: {id: $id, name: "Again"}) { contact { name } } }"""
+
+
+async def test_a_failing_field_leaves_the_session_usable_for_what_follows(admin: Api) -> None:
+    """A client error in one field cancels its siblings while they use the database; the next
+    mutation of the request, and the next request, still work."""
+    customers = await create_category(admin, "customers")
+    suppliers = await create_category(admin, "suppliers")
+    await admin.ok(
+        RELATION_CREATE,
+        {
+            "input": {
+                "key": "clients",
+                "name": "Clients",
+                "inverseKey": "parent",
+                "inverseName": "Parent",
+                "fromCategoryId": suppliers["id"],
+                "toCategoryId": customers["id"],
+                "cardinality": "ONE_TO_MANY",
+            }
+        },
+    )
+    supplier = await create_contact(admin, suppliers["id"], "Parts & Co")
+    for i in range(3):
+        client = await create_contact(
+            admin, customers["id"], f"Client {i}", persons=[{"firstName": f"P{i}"}]
+        )
+        await admin.ok(
+            CONTACT_LINK,
+            {"input": {"relation": "clients", "fromId": supplier["id"], "toId": client["id"]}},
+        )
+    for _ in range(3):
+        body = await admin.post(SIBLINGS, {"id": supplier["id"]}, admin.admin_token)
+        codes = [e["extensions"]["code"] for e in body["errors"]]
+        assert set(codes) == {"INVALID_PAGE"}, body
+        assert body["data"]["again"]["contact"]["name"] == "Again"
+        listing = "{ categories { fields { key } contacts(first: 101) { totalCount } } }"
+        assert (await admin.errors(listing))[0]["extensions"]["code"] == "INVALID_PAGE"
+        assert (await admin.ok("{ me { email } }"))["me"]["email"] == "ada@example.com"
