@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import time
+from typing import Any
 
 from sqlalchemy import text
 
@@ -232,7 +233,8 @@ async def test_a_not_over_an_empty_condition_agrees_on_both_databases(admin: Api
     await create_contact(admin, category["id"], "Acme")
     count = """query($c: ID!, $f: ContactFilter) { contacts(categoryId: $c, filter: $f) {
       totalCount } }"""
-    for empty in ({}, {"name": {}}, {"orgNumber": {"eq": None}}, {"fields": []}):
+    empties: list[dict[str, Any]] = [{}, {"name": {}}, {"orgNumber": {"eq": None}}, {"fields": []}]
+    for empty in empties:
         # An empty condition holds for every card, so its negation for none.
         matched = await admin.ok(count, {"c": category["id"], "f": empty})
         assert matched["contacts"]["totalCount"] == 1, empty
