@@ -4,12 +4,14 @@ The page (GET /graphql from a browser) loads one script and one stylesheet built
 npm packages by graphiql/build.sh into schema/static/. Their names carry a hash of their
 content, so /graphiql/<name> may be cached for good; the page itself is revalidated, so an
 upgrade shows at the next visit. Its Content-Security-Policy admits nothing but the service:
-no inline script or style, no other origin, and connections only back to this host.
+no inline script, no other origin, connections only back to this host, and no inline style
+but the ones GraphiQL's dialogs add, which carry a nonce that is new with every page.
 """
 
 import gzip
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -34,7 +36,7 @@ PAGE = """<!doctype html>
 <title>CRM · GraphiQL</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{style}">
-<script src="{script}" defer></script>
+<script src="{script}" nonce="{nonce}" defer></script>
 </head>
 <body>
 <div id="graphiql">Loading GraphiQL…</div>
@@ -73,10 +75,10 @@ class Manifest:
         return manifest
 
 
-def content_security_policy(host: str | None) -> str:
+def content_security_policy(host: str | None, nonce: str) -> str:
     """Everything from this service only. WebSockets back to the same host are named
     explicitly (as ws and wss, since a TLS proxy may stand in front) because older browsers
-    do not count them as 'self'."""
+    do not count them as 'self'. `nonce` admits the <style> elements the script adds."""
     connect = "'self'"
     if host and _HOST.match(host):
         connect += f" ws://{host} wss://{host}"
@@ -84,7 +86,7 @@ def content_security_policy(host: str | None) -> str:
         [
             "default-src 'none'",
             "script-src 'self'",
-            "style-src 'self'",
+            f"style-src 'self' 'nonce-{nonce}'",
             "img-src 'self' data:",
             "font-src 'self' data:",
             f"connect-src {connect}",
@@ -101,15 +103,17 @@ class GraphiQLPage:
     def __init__(self, manifest: Manifest) -> None:
         # Relative links, so the page also works when the service sits under a path prefix.
         prefix = ASSET_PATH.lstrip("/")
-        self.html = PAGE.format(
-            script=escape(f"{prefix}/{manifest.script}"), style=escape(f"{prefix}/{manifest.style}")
-        )
+        self.script = escape(f"{prefix}/{manifest.script}")
+        self.style = escape(f"{prefix}/{manifest.style}")
 
     def response(self, request: Request) -> Response:
+        nonce = secrets.token_urlsafe(18)
         return HTMLResponse(
-            self.html,
+            PAGE.format(script=self.script, style=self.style, nonce=nonce),
             headers={
-                "Content-Security-Policy": content_security_policy(request.headers.get("host")),
+                "Content-Security-Policy": content_security_policy(
+                    request.headers.get("host"), nonce
+                ),
                 "Cache-Control": "no-cache",
                 "Referrer-Policy": "no-referrer",
                 "X-Content-Type-Options": "nosniff",

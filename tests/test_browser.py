@@ -106,6 +106,10 @@ async def test_graphiql_runs_a_query_with_a_token_and_nothing_leaves_the_machine
             page.on("websocket", lambda socket: requested.append(socket.url))
             page.on("console", note_policy_violations)
             await page.goto(server.url)
+            # A dialog adds a <style> element, admitted by the page's nonce.
+            await page.click('button[aria-label="Open settings dialog"]')
+            await page.get_by_role("dialog").wait_for()
+            await page.keyboard.press("Escape")
             # Typing replaces the welcome text; the editor closes brackets as it goes.
             await page.click(QUERY_EDITOR)
             await page.keyboard.press("ControlOrMeta+A")

@@ -85,11 +85,13 @@ async def test_browsers_get_the_page_with_a_strict_content_security_policy(
     policy = directives(response.headers["content-security-policy"])
     assert policy["default-src"] == ["'none'"]
     assert policy["script-src"] == ["'self'"]
-    assert policy["style-src"] == ["'self'"]
+    self_, nonce = policy["style-src"]
+    assert self_ == "'self'"
+    assert re.fullmatch(r"'nonce-[A-Za-z0-9_-]{24}'", nonce)
     assert policy["connect-src"] == ["'self'", "ws://crm.example:8000", "wss://crm.example:8000"]
     assert policy["frame-ancestors"] == ["'none'"]
     # No other origin anywhere: only 'self', 'none', data: and this host's WebSocket.
-    sources = {source for values in policy.values() for source in values}
+    sources = {source for values in policy.values() for source in values} - {nonce}
     assert sources <= {
         "'self'",
         "'none'",
@@ -110,17 +112,30 @@ async def test_the_page_has_no_inline_code_and_loads_only_the_built_assets(
     assert parts.stylesheets == [f"graphiql/{manifest.style}"]
 
 
+async def test_every_page_has_a_new_nonce_and_gives_it_to_the_script(
+    client: httpx.AsyncClient,
+) -> None:
+    nonces = []
+    for _ in range(2):
+        response = await client.get("/graphql", headers=HTML)
+        policy = directives(response.headers["content-security-policy"])
+        nonce = policy["style-src"][1].removeprefix("'nonce-").removesuffix("'")
+        assert f'nonce="{nonce}"' in response.text
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+
+
 @pytest.mark.parametrize(
     "host", ["evil.example; script-src *", "a b", "x\u2028y", "'unsafe-inline'", ""]
 )
 def test_a_strange_host_header_never_widens_the_policy(host: str) -> None:
-    policy = directives(content_security_policy(host))
+    policy = directives(content_security_policy(host, "n0nce"))
     assert policy["connect-src"] == ["'self'"]
     assert policy["script-src"] == ["'self'"]
 
 
 def test_an_ipv6_host_is_named_in_the_policy() -> None:
-    policy = directives(content_security_policy("[::1]:8000"))
+    policy = directives(content_security_policy("[::1]:8000", "n0nce"))
     assert policy["connect-src"] == ["'self'", "ws://[::1]:8000", "wss://[::1]:8000"]
 
 

@@ -3,6 +3,7 @@
 import { explorerPlugin } from '@graphiql/plugin-explorer';
 import '@graphiql/plugin-explorer/style.css';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
+import { setNonce } from 'get-nonce';
 import { GraphiQL } from 'graphiql';
 import 'graphiql/style.css';
 import { createClient } from 'graphql-ws';
@@ -10,6 +11,11 @@ import { createRoot } from 'react-dom/client';
 
 import { DEFAULT_QUERY } from './default-query.js';
 import './crm.css';
+
+// Dialogs add a <style> element while open (to stop the page scrolling behind them). The
+// Content-Security-Policy admits it with the nonce the page gave this script.
+const nonce = document.currentScript?.nonce;
+if (nonce) setNonce(nonce);
 
 // The API answers on the page's own URL: GET with Accept: text/html is this page, POST is
 // GraphQL. Subscriptions use graphql-transport-ws on the same path.
