@@ -1,10 +1,10 @@
-"""The GraphQL schema: one module per domain, assembled here with the request limits."""
+"""The GraphQL schema: one package per domain (types, inputs, operations), assembled here with
+the request limits."""
 
 from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
-from strawberry import Info
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -15,34 +15,16 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from schema import cost
-from schema.categories import CategoryMutation, CategoryQuery
-from schema.common import Node, context
-from schema.contacts import ContactMutation, ContactQuery
+from schema.categories.operations import CategoryMutation, CategoryQuery
+from schema.contacts.operations import ContactMutation, ContactQuery
 from schema.cost import cost_rule
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
-from schema.node import resolve_nodes
-from schema.users import UserMutation, UserQuery
+from schema.node import NodeQuery
+from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
 
 # Distinct operation texts whose parsed and validated form is kept (clients send few).
 CACHED_DOCUMENTS = 512
-
-
-@strawberry.type
-class NodeQuery:
-    @strawberry.field(description="Any object by its global ID.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        await context(info).require()
-        return (await resolve_nodes(context(info), [id]))[0]
-
-    @strawberry.field(
-        description="Several objects by their global IDs, in the same order.",
-        metadata=cost.per_item("ids"),
-    )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        await context(info).require()
-        return await resolve_nodes(context(info), ids)
 
 
 Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery))

@@ -1,12 +1,14 @@
-"""Types every domain shares: Node, PageInfo, UserError, and the helpers that build them."""
+"""What every domain of the schema shares: the typed Info, Node and its registry, PageInfo,
+UserError, mutation payloads, and how partial updates read their input."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import strawberry
 
 from resolvers.context import Context
+from resolvers.database import Outcome
 from schema import cost
 from services.auth import Viewer
 from services.errors import ErrorCode, Problem
@@ -92,6 +94,28 @@ def user_errors(problems: list[Problem]) -> list[UserError]:
     return [UserError.of(p) for p in problems]
 
 
+P = TypeVar("P")
+
+
+def payload(cls: Callable[..., P], outcome: Outcome[Any], **fields: Callable[[Any], Any]) -> P:
+    """A mutation's payload: each named field converted from what the mutation produced (null
+    when it was refused), and its userErrors."""
+    values = {name: outcome.map(convert) for name, convert in fields.items()}
+    return cls(**values, user_errors=user_errors(outcome.problems))
+
+
+def provided(input: object, names: Iterable[str] | Mapping[str, str]) -> dict[str, Any]:
+    """The fields of an update input that the client sent, by their service names: left out
+    means unchanged, null means cleared (services refuse clearing what cannot be empty).
+    `names` maps input names to service names where they differ."""
+    renamed = names if isinstance(names, Mapping) else {name: name for name in names}
+    return {
+        target: getattr(input, source)
+        for source, target in renamed.items()
+        if getattr(input, source) is not strawberry.UNSET
+    }
+
+
 def existing(model: M | None) -> M:
     """A row that a foreign key guarantees; its absence is a bug, not a user error."""
     if model is None:
@@ -99,6 +123,5 @@ def existing(model: M | None) -> M:
     return model
 
 
-def context(info: Any) -> Context:
-    ctx: Context = info.context
-    return ctx
+# Resolvers take `info: Info`, so `info.context` is known to be the operation's Context.
+Info = strawberry.Info[Context, None]

@@ -6,12 +6,19 @@ knows no type by name.
 
 import asyncio
 from collections.abc import Sequence
+from typing import TypeVar
+
+import strawberry
 
 from resolvers.context import Context
-from schema.common import NODE_TYPES, Node
+from schema import cost
+from schema.common import NODE_TYPES, Info, Node
 from schema.cost import MAX_NODES
+from schema.permissions import requires
 from services.errors import BadRequestError
 from services.ids import decode_global_id
+
+N = TypeVar("N", bound=Node)
 
 
 async def resolve_nodes(ctx: Context, ids: Sequence[str]) -> list[Node | None]:
@@ -34,3 +41,25 @@ async def resolve_node(ctx: Context, type_name: str, pk: int) -> Node | None:
         return None
     node: Node = registered.type.of(row)
     return node
+
+
+async def visible(ctx: Context, node_class: type[N], pk: int) -> N | None:
+    """An object of a known type by primary key, as node(id:) would show it (None when it is
+    missing or hidden from the viewer)."""
+    node = await resolve_node(ctx, node_class.__name__, pk)
+    return node if isinstance(node, node_class) else None
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global ID.", extensions=requires())
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return (await resolve_nodes(info.context, [id]))[0]
+
+    @strawberry.field(
+        description="Several objects by their global IDs, in the same order.",
+        metadata=cost.per_item("ids"),
+        extensions=requires(),
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await resolve_nodes(info.context, ids)

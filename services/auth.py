@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,24 @@ API_KEY_PREFIX = "crm_k_"
 INVITATION_PREFIX = "crm_i_"
 RESET_PREFIX = "crm_r_"
 WRONG_CREDENTIALS = "The e-mail address or password is wrong"
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just opened: its token is shown once, to whoever signed in."""
+
+    user: User
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Issued(Generic[R]):
+    """A row with a secret (invitation, reset token, API key) shown once, to its issuer."""
+
+    row: R
+    token: str
 
 
 @dataclass(frozen=True)
@@ -167,8 +185,8 @@ async def sign_up(
     password: str,
     name: str,
     invitation_token: str | None,
-) -> tuple[User, str, datetime]:
-    """Create an account and sign it in. Returns the user, a session token and its expiry."""
+) -> NewSession:
+    """Create an account and sign it in."""
     email = check_email(email)
     name = check_name(name)
     check_password(password, settings)
@@ -200,8 +218,7 @@ async def sign_up(
     user = User(email=email, name=name, password_hash=await passwords.hash(password), role=role)
     session.add(user)
     await session.flush()
-    token, expires_at = await _start_session(session, settings, user)
-    return user, token, expires_at
+    return await _start_session(session, settings, user)
 
 
 async def _usable_invitation(session: AsyncSession, token: str) -> Invitation:
@@ -237,7 +254,7 @@ async def _user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def invite(
     session: AsyncSession, settings: Settings, *, viewer: Viewer, email: str, role: Role
-) -> tuple[Invitation, str]:
+) -> Issued[Invitation]:
     email = check_email(email)
     if await _user_by_email(session, email) is not None:
         raise UserFacingError.one(
@@ -255,29 +272,19 @@ async def invite(
     )
     session.add(invitation)
     await session.flush()
-    return invitation, token
+    return Issued(invitation, token)
 
 
 # --- sessions ----------------------------------------------------------------------------------
 
 
-async def _start_session(
-    session: AsyncSession, settings: Settings, user: User
-) -> tuple[str, datetime]:
+async def _start_session(session: AsyncSession, settings: Settings, user: User) -> NewSession:
     assert user.id is not None
     token = new_token(SESSION_PREFIX)
     expires_at = utcnow() + timedelta(hours=settings.session_ttl_hours)
     session.add(AuthSession(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at))
     await session.flush()
-    return token, expires_at
-
-
-@dataclass(frozen=True)
-class SignInResult:
-    user: User | None = None
-    token: str | None = None
-    expires_at: datetime | None = None
-    problem: Problem | None = None
+    return NewSession(user, token, expires_at)
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,9 @@ async def check_password_for(
     return PasswordCheck(attempt, user.id if user else None, valid)
 
 
-async def sign_in(session: AsyncSession, settings: Settings, check: PasswordCheck) -> SignInResult:
+async def sign_in(
+    session: AsyncSession, settings: Settings, check: PasswordCheck
+) -> NewSession | Problem:
     """Record a sign-in attempt and open a session if it succeeded.
 
     Attempts that share a failure count are recorded one after another (services/throttle.py),
@@ -317,12 +326,12 @@ async def sign_in(session: AsyncSession, settings: Settings, check: PasswordChec
     Failures are returned, not raised: the failed attempt must be committed.
     """
     now = utcnow()
-    wrong = SignInResult(problem=Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS))
+    wrong = Problem(WRONG_CREDENTIALS, ErrorCode.INVALID_CREDENTIALS)
     if len(check.attempt.email) > MAX_EMAIL_LENGTH:
         return wrong  # no account has such an address; nothing to throttle or store
     counts = await throttle.locked_counts(session, check.attempt)
     if (refusal := counts.refusal(now)) is not None:
-        return SignInResult(problem=refusal)
+        return refusal
     user = await session.get(User, check.user_id) if check.user_id is not None else None
     # A deactivated account answers like a wrong password, so that the answer does not tell
     # whether the password was right.
@@ -331,8 +340,7 @@ async def sign_in(session: AsyncSession, settings: Settings, check: PasswordChec
         await throttle.forget_old_failures(session, now)
         return wrong
     counts.record_success(now)
-    token, expires_at = await _start_session(session, settings, user)
-    return SignInResult(user=user, token=token, expires_at=expires_at)
+    return await _start_session(session, settings, user)
 
 
 async def change_password(
@@ -369,7 +377,7 @@ async def change_password(
 
 async def issue_password_reset(
     session: AsyncSession, settings: Settings, *, viewer: Viewer, user_id: int
-) -> tuple[PasswordReset, str]:
+) -> Issued[PasswordReset]:
     """An admin lets someone who forgot their password set a new one (token shown once)."""
     user = await session.get(User, user_id)
     if user is None:
@@ -387,7 +395,7 @@ async def issue_password_reset(
     )
     session.add(reset)
     await session.flush()
-    return reset, token
+    return Issued(reset, token)
 
 
 async def reset_password(
@@ -397,7 +405,7 @@ async def reset_password(
     *,
     token: str,
     new_password: str,
-) -> tuple[User, str, datetime]:
+) -> NewSession:
     """Set a new password with a reset token; every old session and API key ends (whoever
     may have had them), and a new session starts."""
     reset = (
@@ -434,8 +442,7 @@ async def reset_password(
     assert user.id is not None
     await revoke_access_of(session, user.id)
     await throttle.forget_account(session, user.email)
-    session_token, expires_at = await _start_session(session, settings, user)
-    return user, session_token, expires_at
+    return await _start_session(session, settings, user)
 
 
 async def revoke_access_of(session: AsyncSession, user_id: int) -> None:
@@ -484,7 +491,7 @@ async def revoke_session(session: AsyncSession, *, viewer: Viewer, token: str | 
 
 async def create_api_key(
     session: AsyncSession, *, viewer: Viewer, name: str, expires_at: datetime | None
-) -> tuple[ApiKey, str]:
+) -> Issued[ApiKey]:
     if viewer.api_key_id is not None:
         raise AuthError("An API key cannot create API keys; sign in with a password", "FORBIDDEN")
     name = check_name(name)
@@ -509,7 +516,7 @@ async def create_api_key(
     )
     session.add(api_key)
     await session.flush()
-    return api_key, token
+    return Issued(api_key, token)
 
 
 async def revoke_api_key(session: AsyncSession, *, viewer: Viewer, api_key_id: int) -> ApiKey:

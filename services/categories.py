@@ -2,7 +2,7 @@
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from models.categories import (
 )
 from models.contacts import Contact
 from models.types import utcnow
-from services.errors import ErrorCode, Problem, UserFacingError, not_found
+from services.errors import ErrorCode, Problem, UserFacingError, not_found, refuse_clearing
 from services.field_index import KEY_RE, create_field_index, drop_field_index, value_expression
 from services.locks import lock_category_shapes
 from services.search import refresh_search_text
@@ -117,15 +117,16 @@ async def update_category(
     session: AsyncSession,
     *,
     category_id: int,
-    name: str | None,
-    description: str | None,
-    clear_description: bool,
+    changes: Mapping[str, Any],
 ) -> Category:
+    """Rename or describe a category; `changes` holds what the client sent (null clears the
+    description; the name cannot be cleared)."""
+    refuse_clearing(changes, "name")
     category = await get_category(session, category_id)
-    if name is not None:
-        category.name = check_label(name, "name")
-    if description is not None or clear_description:
-        category.description = _description(description)
+    if "name" in changes:
+        category.name = check_label(changes["name"], "name")
+    if "description" in changes:
+        category.description = _description(changes["description"])
     category.updated_at = utcnow()
     await session.flush()
     return category
@@ -207,6 +208,24 @@ class FieldSpec:
     default_value: Any = None
     currency: str | None = None
     clear: set[str] = field(default_factory=set)  # names of settings to reset to nothing
+
+    @classmethod
+    def of(cls, changes: Mapping[str, Any]) -> "FieldSpec":
+        """The settings a client sent: null clears options, validation, the default value and
+        the currency; the label, the type and the flags cannot be cleared."""
+        refuse_clearing(changes, "label", "type", "required", "unique", "indexed")
+        cleared = {name for name in CLEARABLE if name in changes and changes[name] is None}
+        given = {name: value for name, value in changes.items() if value is not None}
+        return cls(**given, clear={CLEARABLE[name] for name in cleared})
+
+
+# Settings a field may be without, by their names here and in the API.
+CLEARABLE = {
+    "options": "options",
+    "validation": "validation",
+    "default_value": "defaultValue",
+    "currency": "currency",
+}
 
 
 def _check_options(

@@ -5,9 +5,10 @@ conflicts) that mutations turn into `userErrors` after rolling their transaction
 `AuthError` is for missing or insufficient credentials and becomes a top-level GraphQL error.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -46,6 +47,26 @@ class UserFacingError(Exception):
         field: Sequence[str] | None = None,
     ) -> "UserFacingError":
         return cls([Problem(message, code, tuple(field) if field is not None else None)])
+
+
+def refuse_clearing(changes: Mapping[str, Any], *names: str) -> None:
+    """Partial updates send null to clear a setting; these settings cannot be empty."""
+    cleared = [name for name in names if name in changes and changes[name] is None]
+    if cleared:
+        raise UserFacingError(
+            [
+                Problem(
+                    f"{_camel(name)} cannot be cleared; leave it out to keep it",
+                    field=(_camel(name),),
+                )
+                for name in cleared
+            ]
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def not_found(what: str, field: Sequence[str] | None = None) -> UserFacingError:

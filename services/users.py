@@ -1,5 +1,8 @@
 """Managing user accounts: listing, renaming, roles and deactivation."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -7,7 +10,7 @@ from sqlmodel import col
 from models.types import utcnow
 from models.users import Role, User
 from services.auth import Viewer, check_name, revoke_access_of
-from services.errors import AuthError, ErrorCode, UserFacingError, not_found
+from services.errors import AuthError, ErrorCode, UserFacingError, not_found, refuse_clearing
 
 
 def may_see(viewer: Viewer, user: User) -> bool:
@@ -30,11 +33,12 @@ async def update_user(
     *,
     viewer: Viewer,
     user_id: int,
-    name: str | None = None,
-    role: Role | None = None,
-    active: bool | None = None,
+    changes: Mapping[str, Any],
 ) -> User:
-    """People may rename themselves; only admins change roles, activation or other people."""
+    """People may rename themselves; only admins change roles, activation or other people.
+    `changes` holds what the client sent of name, role and active; none can be cleared."""
+    refuse_clearing(changes, "name", "role", "active")
+    name, role, active = changes.get("name"), changes.get("role"), changes.get("active")
     if viewer.role != Role.ADMIN and (
         user_id != viewer.id or role is not None or active is not None
     ):

@@ -752,7 +752,8 @@ async def test_a_request_not_wholly_refused_stays_200(
     assert response.status_code == 200
     assert "retry-after" not in response.headers
     assert response.json()["data"] == data
-    assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    codes = [error["extensions"]["code"] for error in response.json()["errors"]]
+    assert "RATE_LIMITED" in codes  # beside the answered field or the other error
 
 
 # --- the request's database session --------------------------------------------------------------

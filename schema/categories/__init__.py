@@ -1,0 +1,2 @@
+"""Categories with their typed custom fields and relations: types, inputs and payloads, and
+the operations."""

@@ -1,0 +1,1 @@
+"""Accounts and credentials: types, inputs and payloads, and the operations."""
