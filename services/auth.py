@@ -123,47 +123,51 @@ def check_name(name: str) -> str:
 # --- who is asking -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _CredentialKind:
+    """A kind of bearer token: where it is stored, and what to say when it does not work."""
+
+    table: type[ApiKey] | type[AuthSession]
+    unknown: str
+    revoked: str
+    expired: str
+
+
+_API_KEYS = _CredentialKind(
+    ApiKey, "The API key is not valid", "The API key has been revoked", "The API key has expired"
+)
+_SESSIONS = _CredentialKind(
+    AuthSession,
+    "The session token is not valid; sign in again",
+    "The session has been signed out; sign in again",
+    "The session has expired; sign in again",
+)
+
+
 async def authenticate(session: AsyncSession, token: str) -> Viewer:
-    """The viewer a bearer token belongs to, or AuthError."""
-    now = utcnow()
-    token_hash = hash_token(token)
-    if token.startswith(API_KEY_PREFIX):
-        key_row = (
-            await session.execute(
-                select(ApiKey, User)
-                .join(User, col(User.id) == ApiKey.user_id)
-                .where(col(ApiKey.token_hash) == token_hash)
-            )
-        ).first()
-        if key_row is None:
-            raise AuthError("The API key is not valid")
-        api_key, user = key_row
-        if not user.active:
-            raise AuthError("The account is deactivated")
-        if api_key.revoked_at is not None:
-            raise AuthError("The API key has been revoked")
-        if api_key.expires_at is not None and api_key.expires_at <= now:
-            raise AuthError("The API key has expired")
-        viewer = Viewer(user=user, api_key_id=api_key.id)
-    else:
-        session_row = (
-            await session.execute(
-                select(AuthSession, User)
-                .join(User, col(User.id) == AuthSession.user_id)
-                .where(col(AuthSession.token_hash) == token_hash)
-            )
-        ).first()
-        if session_row is None:
-            raise AuthError("The session token is not valid; sign in again")
-        auth_session, user = session_row
-        if not user.active:
-            raise AuthError("The account is deactivated")
-        if auth_session.revoked_at is not None:
-            raise AuthError("The session has been signed out; sign in again")
-        if auth_session.expires_at <= now:
-            raise AuthError("The session has expired; sign in again")
-        viewer = Viewer(user=user, session_id=auth_session.id)
-    return viewer
+    """The viewer a bearer token (a session token or an API key) belongs to, or AuthError."""
+    kind = _API_KEYS if token.startswith(API_KEY_PREFIX) else _SESSIONS
+    table = kind.table
+    found = (
+        await session.execute(
+            select(table, User)
+            .join(User, col(User.id) == table.user_id)
+            .where(col(table.token_hash) == hash_token(token))
+        )
+    ).first()
+    if found is None:
+        raise AuthError(kind.unknown)
+    credential = cast(ApiKey | AuthSession, found[0])
+    user: User = found[1]
+    if not user.active:
+        raise AuthError("The account is deactivated")
+    if credential.revoked_at is not None:
+        raise AuthError(kind.revoked)
+    if credential.expires_at is not None and credential.expires_at <= utcnow():
+        raise AuthError(kind.expired)
+    if isinstance(credential, ApiKey):
+        return Viewer(user=user, api_key_id=credential.id)
+    return Viewer(user=user, session_id=credential.id)
 
 
 # --- sign up and invitations -------------------------------------------------------------------

@@ -40,7 +40,7 @@ from services.pagination import (
     order_by,
 )
 from services.values import TEXT_TYPES, coerce_operand, to_utc
-from services.wording import a_or_an
+from services.wording import a_or_an, api_name
 
 MAX_FILTER_DEPTH = 5
 MAX_CONDITIONS = 200
@@ -136,11 +136,6 @@ class ContactPage:
 
 
 _OPERATORS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _checked_match_text(text: str, path: list[str]) -> str:
@@ -242,14 +237,14 @@ class _Compiler:
             if (text_condition := getattr(node, name)) is not None:
                 if name == "country":
                     text_condition = _country_condition(text_condition, [*path, "country"])
-                terms.append(self._text(column, text_condition, [*path, _camel(name)]))
+                terms.append(self._text(column, text_condition, [*path, api_name(name)]))
         time_columns: tuple[tuple[str, Any], ...] = (
             ("created_at", col(Contact.created_at)),
             ("updated_at", col(Contact.updated_at)),
         )
         for name, column in time_columns:
             if (time_condition := getattr(node, name)) is not None:
-                terms.append(self._time(column, time_condition, [*path, _camel(name)]))
+                terms.append(self._time(column, time_condition, [*path, api_name(name)]))
         terms += [self._field(c, [*path, "fields", str(i)]) for i, c in enumerate(node.fields)]
         self.count += len(terms)
         if self.count > MAX_CONDITIONS:

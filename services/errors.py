@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from services.wording import api_name
+
 
 class ErrorCode(StrEnum):
     INVALID = "INVALID"
@@ -56,17 +58,12 @@ def refuse_clearing(changes: Mapping[str, Any], *names: str) -> None:
         raise UserFacingError(
             [
                 Problem(
-                    f"{_camel(name)} cannot be cleared; leave it out to keep it",
-                    field=(_camel(name),),
+                    f"{api_name(name)} cannot be cleared; leave it out to keep it",
+                    field=(api_name(name),),
                 )
                 for name in cleared
             ]
         )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def not_found(what: str, field: Sequence[str] | None = None) -> UserFacingError:

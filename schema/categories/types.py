@@ -9,13 +9,11 @@ from models.categories import Category as CategoryModel
 from models.categories import CategoryRelation as RelationModel
 from models.categories import FieldDefinition as FieldModel
 from models.categories import FieldType, RelationCardinality
-from resolvers import contacts as contact_resolvers
 from schema import cost
 from schema.common import Info, Node, existing, node_type
-from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
-from schema.contacts.types import ContactConnection
+from schema.contacts.filters import ContactFilter, ContactOrder
+from schema.contacts.types import ContactConnection, find_cards
 from services.ids import encode_id
-from services.pagination import PageRequest
 
 # The models' enums, registered in place as GraphQL enums.
 strawberry.enum(FieldType, description="The type of a custom field's values.")
@@ -180,13 +178,15 @@ class Category(Node):
         order_by: list[ContactOrder] | None = None,
         include_deleted: bool = False,
     ) -> ContactConnection:
-        page = await contact_resolvers.find_contacts(
-            info.context,
-            category_id=self.pk,
-            page=PageRequest(first, after, last, before),
-            condition=condition_of(filter),
+        return await find_cards(
+            info,
+            self.pk,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filter=filter,
             search=search,
-            ordering=orderings_of(order_by),
+            order_by=order_by,
             include_deleted=include_deleted,
         )
-        return ContactConnection.of_page(page)

@@ -8,7 +8,7 @@ from models.users import Role
 from resolvers import contacts as resolve
 from schema import cost
 from schema.common import Info, payload
-from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
+from schema.contacts.filters import ContactFilter, ContactOrder
 from schema.contacts.inputs import (
     ContactCreateInput,
     ContactIdInput,
@@ -21,10 +21,9 @@ from schema.contacts.inputs import (
     PersonPayload,
     PersonUpdateInput,
 )
-from schema.contacts.types import Contact, ContactConnection, Person
+from schema.contacts.types import Contact, ContactConnection, Person, find_cards
 from schema.permissions import requires
 from services.ids import decode_id
-from services.pagination import PageRequest
 
 
 @strawberry.type
@@ -50,16 +49,18 @@ class ContactQuery:
         order_by: list[ContactOrder] | None = None,
         include_deleted: bool = False,
     ) -> ContactConnection:
-        page = await resolve.find_contacts(
-            info.context,
-            category_id=decode_id(category_id, "Category"),
-            page=PageRequest(first, after, last, before),
-            condition=condition_of(filter),
+        return await find_cards(
+            info,
+            decode_id(category_id, "Category"),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filter=filter,
             search=search,
-            ordering=orderings_of(order_by),
+            order_by=order_by,
             include_deleted=include_deleted,
         )
-        return ContactConnection.of_page(page)
 
     @strawberry.field(description="A card by ID, deleted ones included.", extensions=requires())
     async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:

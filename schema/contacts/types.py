@@ -11,10 +11,12 @@ from models.contacts import Person as PersonModel
 from resolvers import contacts as resolve
 from schema import cost
 from schema.common import Info, Node, PageInfo, existing, node_type
+from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
 from schema.node import resolve_node, visible
 from schema.users.types import User
 from services.contact_query import ContactPage, RelatedPage
 from services.ids import encode_id
+from services.pagination import PageRequest
 from services.values import present
 
 if TYPE_CHECKING:
@@ -198,3 +200,29 @@ class ContactConnection:
         if isinstance(self._total, int):
             return self._total
         return await info.context.read(self._total.total_count)
+
+
+async def find_cards(
+    info: Info,
+    category_id: int,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: ContactFilter | None,
+    search: str | None,
+    order_by: list[ContactOrder] | None,
+    include_deleted: bool,
+) -> ContactConnection:
+    """One page of a category's cards, for `Query.contacts` and `Category.contacts`."""
+    page = await resolve.find_contacts(
+        info.context,
+        category_id=category_id,
+        page=PageRequest(first, after, last, before),
+        condition=condition_of(filter),
+        search=search,
+        ordering=orderings_of(order_by),
+        include_deleted=include_deleted,
+    )
+    return ContactConnection.of_page(page)
