@@ -11,10 +11,8 @@ from sqlalchemy import bindparam, text
 
 from models.types import UTCDateTime
 from tests.conftest import INVITE, PASSWORD, SIGN_UP, Api
+from tests.helpers import ADMIN_EMAIL, SIGN_IN, count_rows, sign_in
 
-ADMIN_EMAIL = "ada@example.com"
-SIGN_IN = """mutation($input: SessionCreateInput!) { sessionCreate(input: $input) {
-  token expiresAt user { id email role } userErrors { field message code } } }"""
 SIGN_OUT = """mutation($input: SessionRevokeInput) { sessionRevoke(input: $input) {
   revoked userErrors { field message code } } }"""
 API_KEY_CREATE = """mutation($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) {
@@ -41,13 +39,6 @@ def future(**delta: float) -> datetime:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-async def count_rows(api: Api, table: str) -> int:
-    async with api.engine.connect() as connection:
-        result = await connection.execute(text(f"SELECT count(*) FROM {table}"))
-        count: int = result.scalar_one()
-    return count
 
 
 async def set_time(api: Api, table: str, column: str, value: datetime) -> None:
@@ -94,14 +85,6 @@ async def invite(api: Api, email: str, role: str = "MEMBER") -> str:
     data = await api.ok(INVITE, {"input": {"email": email, "role": role}})
     token: str = data["userInvite"]["token"]
     return token
-
-
-async def sign_in(api: Api, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    """The sessionCreate payload, userErrors included (sent without credentials)."""
-    body = await api.post(SIGN_IN, {"input": {"email": email, "password": password}})
-    assert "errors" not in body, body["errors"]
-    payload: dict[str, Any] = body["data"]["sessionCreate"]
-    return payload
 
 
 async def me(api: Api, token: str) -> dict[str, Any]:

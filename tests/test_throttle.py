@@ -11,11 +11,9 @@ import pytest
 
 from services import passwords
 from services.network import client_address
-from tests.conftest import PASSWORD, Api
+from tests.conftest import Api
+from tests.helpers import ADMIN_EMAIL, SIGN_IN_TOKEN, my_id, sign_in
 
-SIGN_IN = """mutation($input: SessionCreateInput!) { sessionCreate(input: $input) {
-  token userErrors { field message code } } }"""
-ADMIN = "ada@example.com"
 ATTACKER = "203.0.113.9"
 USER_NETWORK = "198.51.100.7"
 
@@ -28,22 +26,6 @@ BEHIND_A_PROXY: dict[str, Any] = {
 behind_a_proxy = pytest.mark.parametrize("settings_overrides", [BEHIND_A_PROXY], ids=["proxy"])
 
 
-async def sign_in(
-    api: Api, email: str = ADMIN, password: str = PASSWORD, *, client: str | None = None
-) -> dict[str, Any]:
-    """The sessionCreate payload; `client` is the address the (trusted) proxy reports."""
-    headers = {"X-Forwarded-For": client} if client else {}
-    response = await api.client.post(
-        "/graphql",
-        json={"query": SIGN_IN, "variables": {"input": {"email": email, "password": password}}},
-        headers=headers,
-    )
-    body = response.json()
-    assert "errors" not in body, body
-    payload: dict[str, Any] = body["data"]["sessionCreate"]
-    return payload
-
-
 def codes(payload: dict[str, Any]) -> list[str]:
     return [e["code"] for e in payload["userErrors"]]
 
@@ -51,40 +33,46 @@ def codes(payload: dict[str, Any]) -> list[str]:
 @behind_a_proxy
 async def test_a_guesser_cannot_lock_out_a_user_who_signs_in_from_elsewhere(admin: Api) -> None:
     for _ in range(2):
-        assert codes(await sign_in(admin, password="guess", client=ATTACKER)) == [
-            "INVALID_CREDENTIALS"
-        ]
-    blocked = await sign_in(admin, client=ATTACKER)  # even the right password, from there
+        assert codes(
+            await sign_in(admin, password="guess", client=ATTACKER, operation=SIGN_IN_TOKEN)
+        ) == ["INVALID_CREDENTIALS"]
+    # Even the right password, from there:
+    blocked = await sign_in(admin, client=ATTACKER, operation=SIGN_IN_TOKEN)
     assert codes(blocked) == ["TOO_MANY_ATTEMPTS"]
     assert "from your network" in blocked["userErrors"][0]["message"]
 
-    assert (await sign_in(admin, client=USER_NETWORK))["token"]
+    assert (await sign_in(admin, client=USER_NETWORK, operation=SIGN_IN_TOKEN))["token"]
 
 
 @behind_a_proxy
 async def test_guessing_from_many_networks_holds_back_new_ones_but_not_the_users_own(
     admin: Api,
 ) -> None:
-    assert (await sign_in(admin, client=USER_NETWORK))["token"]  # the user's usual network
+    # The user's usual network:
+    assert (await sign_in(admin, client=USER_NETWORK, operation=SIGN_IN_TOKEN))["token"]
     for i in range(4):  # the account-wide limit, one guess from each of four networks
-        await sign_in(admin, password="guess", client=f"192.0.2.{i}")
+        await sign_in(admin, password="guess", client=f"192.0.2.{i}", operation=SIGN_IN_TOKEN)
 
-    from_a_new_network = await sign_in(admin, client="192.0.2.200")
+    from_a_new_network = await sign_in(admin, client="192.0.2.200", operation=SIGN_IN_TOKEN)
     assert codes(from_a_new_network) == ["TOO_MANY_ATTEMPTS"]
     assert "for this e-mail address;" in from_a_new_network["userErrors"][0]["message"]
-    assert (await sign_in(admin, client=USER_NETWORK))["token"]
+    assert (await sign_in(admin, client=USER_NETWORK, operation=SIGN_IN_TOKEN))["token"]
 
 
 @behind_a_proxy
 async def test_one_network_guessing_many_accounts_is_held_back(admin: Api) -> None:
     await admin.add_user("bob@example.com")
     for i in range(6):
-        await sign_in(admin, f"person{i}@example.com", "guess", client=ATTACKER)
+        await sign_in(
+            admin, f"person{i}@example.com", "guess", client=ATTACKER, operation=SIGN_IN_TOKEN
+        )
 
-    blocked = await sign_in(admin, "bob@example.com", client=ATTACKER)
+    blocked = await sign_in(admin, "bob@example.com", client=ATTACKER, operation=SIGN_IN_TOKEN)
     assert codes(blocked) == ["TOO_MANY_ATTEMPTS"]
     assert "from your network" in blocked["userErrors"][0]["message"]
-    assert (await sign_in(admin, "bob@example.com", client=USER_NETWORK))["token"]
+    assert (await sign_in(admin, "bob@example.com", client=USER_NETWORK, operation=SIGN_IN_TOKEN))[
+        "token"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -92,20 +80,22 @@ async def test_one_network_guessing_many_accounts_is_held_back(admin: Api) -> No
 )
 async def test_a_forged_forwarded_for_header_does_not_escape_a_block(admin: Api) -> None:
     for i in range(2):
-        await sign_in(admin, password="guess", client=f"192.0.2.{i}")
+        await sign_in(admin, password="guess", client=f"192.0.2.{i}", operation=SIGN_IN_TOKEN)
     # Without trusted proxies the header is ignored: every attempt came from the same client.
-    assert codes(await sign_in(admin, client="192.0.2.99")) == ["TOO_MANY_ATTEMPTS"]
+    assert codes(await sign_in(admin, client="192.0.2.99", operation=SIGN_IN_TOKEN)) == [
+        "TOO_MANY_ATTEMPTS"
+    ]
 
 
 async def test_a_deactivated_account_answers_like_a_wrong_password(admin: Api) -> None:
     bob_token = await admin.add_user("bob@example.com")
-    bob = (await admin.ok("{ me { id } }", token=bob_token))["me"]["id"]
+    bob = await my_id(admin, bob_token)
     await admin.ok(
         "mutation($i: UserUpdateInput!) { userUpdate(input: $i) { userErrors { code } } }",
         {"i": {"id": bob, "active": False}},
     )
-    right = await sign_in(admin, "bob@example.com")
-    wrong = await sign_in(admin, "bob@example.com", "not it")
+    right = await sign_in(admin, "bob@example.com", operation=SIGN_IN_TOKEN)
+    wrong = await sign_in(admin, "bob@example.com", "not it", operation=SIGN_IN_TOKEN)
     assert right == wrong
     assert right["userErrors"][0]["message"] == "The e-mail address or password is wrong"
 
@@ -168,7 +158,7 @@ async def test_a_flood_of_sign_ins_is_refused_quickly_and_others_are_still_serve
             admin.client.post(
                 "/graphql",
                 json={
-                    "query": SIGN_IN,
+                    "query": SIGN_IN_TOKEN,
                     "variables": {"input": {"email": f"x{i}@example.com", "password": "guess"}},
                 },
             )
@@ -190,7 +180,7 @@ async def test_a_flood_of_sign_ins_is_refused_quickly_and_others_are_still_serve
         assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1}
         assert "try again in a moment" in error["message"]
     # Everyone else is served meanwhile.
-    assert (await admin.ok("{ me { email } }"))["me"]["email"] == ADMIN
+    assert (await admin.ok("{ me { email } }"))["me"]["email"] == ADMIN_EMAIL
     hasher.gate.set()
     answered = await asyncio.gather(*attempts)
     assert sorted(r.status_code for r in answered) == [200, 200] + [429] * 8

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import INVITE, PASSWORD, Api
+from tests.conftest import INVITE, Api
+from tests.helpers import (
+    SIGN_IN_TOKEN,
+    count_rows,
+    create_contact,
+    my_id,
+    new_category_id,
+    sign_in,
+)
 
 USERS = "{ users { id email name role active } }"
 ALL_USERS = "{ users(includeInactive: true) { email name active } }"
@@ -20,18 +28,9 @@ CONTACT_CREATE = """mutation($input: ContactCreateInput!) { contactCreate(input:
   contact { id name } userErrors { field message code } } }"""
 API_KEY_CREATE = """mutation($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) {
   token apiKey { id name } userErrors { field message code } } }"""
-SIGN_IN = """mutation($input: SessionCreateInput!) { sessionCreate(input: $input) {
-  token userErrors { field message code } } }"""
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-async def count_rows(api: Api, table: str) -> int:
-    async with api.engine.connect() as connection:
-        result = await connection.execute(text(f"SELECT count(*) FROM {table}"))
-        count: int = result.scalar_one()
-    return count
 
 
 async def warm_connection_pool(api: Api, size: int) -> None:
@@ -41,11 +40,6 @@ async def warm_connection_pool(api: Api, size: int) -> None:
         for _ in range(size):
             connection = await stack.enter_async_context(api.engine.connect())
             await connection.execute(text("SELECT 1"))
-
-
-async def my_id(api: Api, token: str) -> str:
-    data = await api.ok(ME, token=token)
-    return str(data["me"]["id"])
 
 
 async def update_user(api: Api, token: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -65,21 +59,11 @@ async def top_level_error(
     return error
 
 
-async def create_category(api: Api, key: str = "customers") -> str:
-    data = await api.ok(CATEGORY_CREATE, {"input": {"key": key, "name": key.title()}})
-    return str(data["categoryCreate"]["category"]["id"])
-
-
-async def create_contact(api: Api, category_id: str, name: str = "Acme") -> str:
-    data = await api.ok(CONTACT_CREATE, {"input": {"categoryId": category_id, "name": name}})
-    return str(data["contactCreate"]["contact"]["id"])
-
-
 # --- roles -------------------------------------------------------------------------------------
 
 
 async def test_a_viewer_can_read_categories_and_users(admin: Api) -> None:
-    await create_category(admin)
+    await new_category_id(admin)
     viewer = await admin.add_user("vic@example.com", "VIEWER", name="Vic Viewer")
 
     categories = await admin.ok("{ categories { key } }", token=viewer)
@@ -102,7 +86,7 @@ def write_operation(name: str, category_id: str) -> tuple[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("operation", ["categoryCreate", "contactCreate", "userInvite"])
 async def test_a_viewer_cannot_write(admin: Api, operation: str) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     viewer = await admin.add_user("vic@example.com", "VIEWER")
     query, variables = write_operation(operation, category_id)
 
@@ -131,7 +115,7 @@ async def test_a_member_cannot_create_categories_or_invite(admin: Api, operation
 
 
 async def test_a_member_can_create_contacts(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     member = await admin.add_user("bob@example.com", "MEMBER")
 
     data = await admin.ok(
@@ -145,7 +129,7 @@ async def test_a_member_can_create_contacts(admin: Api) -> None:
 
 
 async def test_an_admin_changes_a_role_and_it_applies_to_existing_sessions(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     bob = await admin.add_user("bob@example.com", "MEMBER")
 
     payload = await update_user(admin, id=await my_id(admin, bob), role="VIEWER")
@@ -189,9 +173,9 @@ async def test_a_reactivated_user_can_sign_in_again(admin: Api) -> None:
     payload = await update_user(admin, id=bob_id, active=True)
 
     assert payload["user"]["active"] is True
-    body = await admin.post(SIGN_IN, {"input": {"email": "bob@example.com", "password": PASSWORD}})
-    assert body["data"]["sessionCreate"]["userErrors"] == []
-    assert body["data"]["sessionCreate"]["token"]
+    payload = await sign_in(admin, "bob@example.com", operation=SIGN_IN_TOKEN)
+    assert payload["userErrors"] == []
+    assert payload["token"]
 
 
 @pytest.mark.parametrize(
@@ -371,11 +355,11 @@ async def test_user_update_needs_sign_in(admin: Api) -> None:
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "contact", "category", "zero"])
 async def test_a_malformed_id_in_user_update_is_invalid_id(admin: Api, kind: str) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     ids = {
         "garbage": "nope",
         "empty": "",
-        "contact": await create_contact(admin, category_id),
+        "contact": (await create_contact(admin, category_id, "Acme"))["id"],
         "category": category_id,
         "zero": "VXNlcjow",  # User:0
     }
@@ -388,7 +372,7 @@ async def test_a_malformed_id_in_user_update_is_invalid_id(admin: Api, kind: str
 
 
 async def test_an_id_of_another_type_says_what_it_is(admin: Api) -> None:
-    contact_id = await create_contact(admin, await create_category(admin))
+    contact_id = (await create_contact(admin, await new_category_id(admin), "Acme"))["id"]
 
     error = await top_level_error(admin, USER_UPDATE, {"input": {"id": contact_id}})
 
