@@ -5,10 +5,17 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from services.ids import encode_id
 from tests.conftest import Api
+from tests.helpers import (
+    count_rows,
+    create_contact,
+    create_field,
+    my_id,
+    new_category_id,
+    read_contact,
+)
 
 # --- GraphQL ---------------------------------------------------------------------------------
 
@@ -23,10 +30,6 @@ CARD = """fragment Card on Contact {
 }"""
 ERRORS = "userErrors { field message code }"
 
-CATEGORY_CREATE = f"""mutation($input: CategoryCreateInput!) {{
-  categoryCreate(input: $input) {{ category {{ id }} {ERRORS} }} }}"""
-FIELD_CREATE = f"""mutation($input: FieldDefinitionCreateInput!) {{
-  fieldDefinitionCreate(input: $input) {{ fieldDefinition {{ id key }} {ERRORS} }} }}"""
 CONTACT_CREATE = (
     f"""mutation($input: ContactCreateInput!) {{
   contactCreate(input: $input) {{ contact {{ ...Card }} {ERRORS} }} }}"""
@@ -66,50 +69,9 @@ PERSONS = "query($id: ID!) { contact(id: $id) { updatedAt persons { fullName } }
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
-    data = await api.ok(CATEGORY_CREATE, {"input": {"key": key, "name": name}})
-    category_id: str = data["categoryCreate"]["category"]["id"]
-    return category_id
-
-
-async def create_field(
-    api: Api, category_id: str, key: str, field_type: str, **settings: Any
-) -> str:
-    data = await api.ok(
-        FIELD_CREATE,
-        {
-            "input": {
-                "categoryId": category_id,
-                "key": key,
-                "label": key.capitalize(),
-                "type": field_type,
-                **settings,
-            }
-        },
-    )
-    field_id: str = data["fieldDefinitionCreate"]["fieldDefinition"]["id"]
-    return field_id
-
-
-async def create_contact(
-    api: Api, category_id: str, name: str, token: str | None = None, **details: Any
-) -> dict[str, Any]:
-    data = await api.ok(
-        CONTACT_CREATE, {"input": {"categoryId": category_id, "name": name, **details}}, token
-    )
-    contact: dict[str, Any] = data["contactCreate"]["contact"]
-    return contact
-
-
 async def update_contact(api: Api, contact_id: str, **changes: Any) -> dict[str, Any]:
     data = await api.ok(CONTACT_UPDATE, {"input": {"id": contact_id, **changes}})
     contact: dict[str, Any] = data["contactUpdate"]["contact"]
-    return contact
-
-
-async def read_contact(api: Api, contact_id: str) -> dict[str, Any]:
-    data = await api.ok(CONTACT, {"id": contact_id})
-    contact: dict[str, Any] = data["contact"]
     return contact
 
 
@@ -123,21 +85,9 @@ async def listed_names(api: Api, category_id: str, *, include_deleted: bool = Fa
     return names
 
 
-async def count_rows(api: Api, table: str) -> int:
-    async with api.engine.connect() as connection:
-        count: int = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-    return count
-
-
-async def my_id(api: Api, token: str | None = None) -> str:
-    data = await api.ok("{ me { id } }", token=token)
-    user_id: str = data["me"]["id"]
-    return user_id
-
-
 async def customers_with_fields(api: Api) -> str:
     """A category with a few custom fields of different kinds."""
-    category_id = await create_category(api)
+    category_id = await new_category_id(api)
     await create_field(api, category_id, "industry", "TEXT")
     await create_field(api, category_id, "employees", "INTEGER")
     await create_field(
@@ -176,6 +126,7 @@ async def test_create_card_with_every_detail_returns_them_normalised(admin: Api)
             {"firstName": "Anna", "lastName": "Berg", "title": "CEO", "email": "anna@acme.example"},
             {"lastName": "Lind", "mobile": "+46 70 111 22 33"},
         ],
+        operation=CONTACT_CREATE,
     )
 
     assert card["name"] == "Acme AB"
@@ -199,28 +150,32 @@ async def test_create_card_with_every_detail_returns_them_normalised(admin: Api)
     assert card["category"]["id"] == category_id
     assert card["deletedAt"] is None
     # What the mutation returned is what was stored.
-    assert await read_contact(admin, card["id"]) == card
+    assert await read_contact(admin, card["id"], operation=CONTACT) == card
 
 
 async def test_website_with_a_scheme_is_kept_as_typed(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Beta", website="http://beta.example/about")
+    category_id = await new_category_id(admin)
+    card = await create_contact(
+        admin, category_id, "Beta", website="http://beta.example/about", operation=CONTACT_CREATE
+    )
     assert card["website"] == "http://beta.example/about"
 
 
 async def test_card_without_address_has_no_address(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Gamma")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Gamma", operation=CONTACT_CREATE)
     assert card["address"] is None
     assert card["persons"] == []
     assert card["values"] == {}
 
 
 async def test_created_by_is_the_member_who_created_the_card(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     member_token = await admin.add_user("mia@example.com", "MEMBER", name="Mia Member")
 
-    card = await create_contact(admin, category_id, "Delta", token=member_token)
+    card = await create_contact(
+        admin, category_id, "Delta", token=member_token, operation=CONTACT_CREATE
+    )
 
     assert card["createdBy"] == {
         "id": await my_id(admin, member_token),
@@ -233,7 +188,7 @@ async def test_created_by_is_the_member_who_created_the_card(admin: Api) -> None
 
 
 async def test_a_viewer_cannot_create_cards(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     viewer_token = await admin.add_user("vic@example.com", "VIEWER")
 
     errors = await admin.errors(
@@ -245,7 +200,7 @@ async def test_a_viewer_cannot_create_cards(admin: Api) -> None:
 
 
 async def test_card_needs_a_name(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     errors = await admin.user_errors(
         CONTACT_CREATE, {"input": {"categoryId": category_id, "name": "   "}}
     )
@@ -261,7 +216,7 @@ async def test_create_in_a_missing_category_is_not_found(admin: Api) -> None:
 
 
 async def test_bad_built_in_details_are_refused_naming_the_input(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     cases: list[tuple[dict[str, Any], list[str], str]] = [
         ({"email": "not-an-address"}, ["email"], "e-mail"),
         ({"phone": "call me"}, ["phone"], "phone"),
@@ -281,7 +236,7 @@ async def test_bad_built_in_details_are_refused_naming_the_input(admin: Api) -> 
 
 @pytest.mark.parametrize("country", ["D1", "D", "Germany"])
 async def test_country_must_be_a_two_letter_code(admin: Api, country: str) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     errors = await admin.user_errors(
         CONTACT_CREATE,
         {"input": {"categoryId": category_id, "name": "X", "address": {"country": country}}},
@@ -294,7 +249,7 @@ async def test_country_must_be_a_two_letter_code(admin: Api, country: str) -> No
 
 
 async def test_inline_person_errors_name_the_person_and_write_nothing(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     errors = await admin.user_errors(
         CONTACT_CREATE,
         {
@@ -324,7 +279,11 @@ async def test_inline_person_errors_name_the_person_and_write_nothing(admin: Api
 async def test_values_keys_narrows_to_the_asked_keys(admin: Api) -> None:
     category_id = await customers_with_fields(admin)
     card = await create_contact(
-        admin, category_id, "Acme", values={"industry": "Steel", "employees": 5, "tier": "gold"}
+        admin,
+        category_id,
+        "Acme",
+        values={"industry": "Steel", "employees": 5, "tier": "gold"},
+        operation=CONTACT_CREATE,
     )
 
     narrowed = await admin.ok(CONTACT_VALUES, {"id": card["id"], "keys": ["tier", "industry"]})
@@ -340,7 +299,11 @@ async def test_values_keys_narrows_to_the_asked_keys(admin: Api) -> None:
 async def test_update_merges_values_key_by_key(admin: Api) -> None:
     category_id = await customers_with_fields(admin)
     card = await create_contact(
-        admin, category_id, "Acme", values={"industry": "Steel", "employees": 5}
+        admin,
+        category_id,
+        "Acme",
+        values={"industry": "Steel", "employees": 5},
+        operation=CONTACT_CREATE,
     )
 
     changed = await update_contact(admin, card["id"], values={"employees": 7, "tier": "silver"})
@@ -351,13 +314,17 @@ async def test_update_merges_values_key_by_key(admin: Api) -> None:
 
     untouched = await update_contact(admin, card["id"], name="Acme AB", values=None)
     assert untouched["values"] == {"industry": None, "employees": 7, "tier": "silver"}
-    assert (await read_contact(admin, card["id"]))["values"] == untouched["values"]
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == untouched[
+        "values"
+    ]
 
 
 async def test_update_clearing_a_required_value_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "vatId", "TEXT", required=True)
-    card = await create_contact(admin, category_id, "Acme", values={"vatId": "SE1"})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", "TEXT", label="Vatid", required=True)
+    card = await create_contact(
+        admin, category_id, "Acme", values={"vatId": "SE1"}, operation=CONTACT_CREATE
+    )
 
     errors = await admin.user_errors(
         CONTACT_UPDATE, {"input": {"id": card["id"], "values": {"vatId": None}}}
@@ -365,14 +332,14 @@ async def test_update_clearing_a_required_value_is_refused(admin: Api) -> None:
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "vatId"], "REQUIRED")]
     assert "Vatid" in errors[0]["message"]
-    assert (await read_contact(admin, card["id"]))["values"] == {"vatId": "SE1"}
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == {"vatId": "SE1"}
 
 
 # --- built-in details on update --------------------------------------------------------------
 
 
 async def test_update_omitted_details_stay_and_null_clears(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     card = await create_contact(
         admin,
         category_id,
@@ -382,6 +349,7 @@ async def test_update_omitted_details_stay_and_null_clears(admin: Api) -> None:
         phone="+46 8 123",
         website="acme.example",
         address={"street": "Storgatan 1", "city": "Stockholm", "country": "SE"},
+        operation=CONTACT_CREATE,
     )
 
     renamed = await update_contact(admin, card["id"], name="Acme Group")
@@ -407,28 +375,30 @@ async def test_update_omitted_details_stay_and_null_clears(admin: Api) -> None:
 
     no_address = await update_contact(admin, card["id"], address=None)
     assert no_address["address"] is None
-    assert await read_contact(admin, card["id"]) == no_address
+    assert await read_contact(admin, card["id"], operation=CONTACT) == no_address
 
 
 async def test_update_moves_updated_at_but_not_created_at(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
     updated = await update_contact(admin, card["id"], email="a@acme.example")
     assert updated["createdAt"] == card["createdAt"]
     assert updated["updatedAt"] > card["updatedAt"]
 
 
 async def test_every_change_of_a_card_moves_its_version(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme", persons=[{"firstName": "Anna"}])
+    category_id = await new_category_id(admin)
+    card = await create_contact(
+        admin, category_id, "Acme", persons=[{"firstName": "Anna"}], operation=CONTACT_CREATE
+    )
     assert card["version"] == 1
     assert (await update_contact(admin, card["id"], email="a@acme.example"))["version"] == 2
     added = await admin.ok(PERSON_CREATE, {"input": {"contactId": card["id"], "lastName": "Ek"}})
     person_id = added["personCreate"]["person"]["id"]
-    assert (await read_contact(admin, card["id"]))["version"] == 3
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["version"] == 3
     await admin.ok(PERSON_UPDATE, {"input": {"id": person_id, "title": "CFO"}})
     await admin.ok(PERSON_DELETE, {"input": {"id": person_id}})
-    assert (await read_contact(admin, card["id"]))["version"] == 5
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["version"] == 5
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})  # already deleted: no change
     restored = await admin.ok(CONTACT_RESTORE, {"input": {"id": card["id"]}})
@@ -436,8 +406,8 @@ async def test_every_change_of_a_card_moves_its_version(admin: Api) -> None:
 
 
 async def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
     # Two people read version 1; the first saves, the second must not overwrite unknowingly.
     first = await update_contact(admin, card["id"], name="Acme AB", expectedVersion=1)
     assert first["version"] == 2
@@ -446,7 +416,7 @@ async def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(adm
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["expectedVersion"], "CONFLICT")]
     assert "you read version 1, it is now at 2" in errors[0]["message"]
-    assert (await read_contact(admin, card["id"]))["name"] == "Acme AB"
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["name"] == "Acme AB"
     # Reloaded, the second person's change goes through.
     assert (await update_contact(admin, card["id"], name="ACME", expectedVersion=2))["version"] == 3
 
@@ -454,8 +424,8 @@ async def test_an_update_from_a_stale_version_is_refused_and_changes_nothing(adm
 async def test_concurrent_conditional_updates_of_one_version_let_exactly_one_through(
     admin: Api,
 ) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
 
     async def attempt(i: int) -> list[dict[str, Any]]:
         body = await admin.post(
@@ -469,20 +439,22 @@ async def test_concurrent_conditional_updates_of_one_version_let_exactly_one_thr
     outcomes = await asyncio.gather(*(attempt(i) for i in range(8)))
     assert sum(1 for errors in outcomes if not errors) == 1
     assert all(e[0]["code"] == "CONFLICT" for e in outcomes if e)
-    assert (await read_contact(admin, card["id"]))["version"] == 2
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["version"] == 2
 
 
 async def test_update_name_to_null_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
     errors = await admin.user_errors(CONTACT_UPDATE, {"input": {"id": card["id"], "name": None}})
     assert [(e["field"], e["code"]) for e in errors] == [(["name"], "REQUIRED")]
-    assert (await read_contact(admin, card["id"]))["name"] == "Acme"
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["name"] == "Acme"
 
 
 async def test_update_with_a_bad_detail_changes_nothing(admin: Api) -> None:
     category_id = await customers_with_fields(admin)
-    card = await create_contact(admin, category_id, "Acme", values={"employees": 5})
+    card = await create_contact(
+        admin, category_id, "Acme", values={"employees": 5}, operation=CONTACT_CREATE
+    )
 
     errors = await admin.user_errors(
         CONTACT_UPDATE,
@@ -497,7 +469,7 @@ async def test_update_with_a_bad_detail_changes_nothing(admin: Api) -> None:
     )
 
     assert [e["field"] for e in errors] == [["email"]]
-    assert await read_contact(admin, card["id"]) == card
+    assert await read_contact(admin, card["id"], operation=CONTACT) == card
 
 
 async def test_update_of_a_missing_card_is_not_found(admin: Api) -> None:
@@ -511,9 +483,9 @@ async def test_update_of_a_missing_card_is_not_found(admin: Api) -> None:
 
 
 async def test_delete_moves_the_card_to_the_bin(admin: Api) -> None:
-    category_id = await create_category(admin)
-    kept = await create_contact(admin, category_id, "Kept")
-    binned = await create_contact(admin, category_id, "Binned")
+    category_id = await new_category_id(admin)
+    kept = await create_contact(admin, category_id, "Kept", operation=CONTACT_CREATE)
+    binned = await create_contact(admin, category_id, "Binned", operation=CONTACT_CREATE)
 
     data = await admin.ok(CONTACT_DELETE, {"input": {"id": binned["id"]}})
 
@@ -521,10 +493,10 @@ async def test_delete_moves_the_card_to_the_bin(admin: Api) -> None:
     assert deleted["deletedAt"] is not None
     assert await listed_names(admin, category_id) == ["Kept"]
     assert await listed_names(admin, category_id, include_deleted=True) == ["Binned", "Kept"]
-    by_id = await read_contact(admin, binned["id"])
+    by_id = await read_contact(admin, binned["id"], operation=CONTACT)
     assert by_id["name"] == "Binned"
     assert by_id["deletedAt"] == deleted["deletedAt"]
-    assert (await read_contact(admin, kept["id"]))["deletedAt"] is None
+    assert (await read_contact(admin, kept["id"], operation=CONTACT))["deletedAt"] is None
     # The row is still there: the delete is soft.
     assert await count_rows(admin, "contact") == 2
 
@@ -537,6 +509,7 @@ async def test_restore_brings_a_deleted_card_back(admin: Api) -> None:
         "Acme",
         values={"tier": "gold"},
         persons=[{"firstName": "Anna"}],
+        operation=CONTACT_CREATE,
     )
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
 
@@ -550,8 +523,8 @@ async def test_restore_brings_a_deleted_card_back(admin: Api) -> None:
 
 
 async def test_a_deleted_card_cannot_be_changed_until_restored(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
 
     errors = await admin.user_errors(CONTACT_UPDATE, {"input": {"id": card["id"], "name": "New"}})
@@ -563,13 +536,15 @@ async def test_a_deleted_card_cannot_be_changed_until_restored(admin: Api) -> No
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["contactId"], "ARCHIVED")]
 
-    assert (await read_contact(admin, card["id"]))["name"] == "Acme"
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["name"] == "Acme"
     assert await count_rows(admin, "person") == 0
 
 
 async def test_persons_of_a_deleted_card_cannot_be_changed_until_restored(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme", persons=[{"firstName": "Anna"}])
+    category_id = await new_category_id(admin)
+    card = await create_contact(
+        admin, category_id, "Acme", persons=[{"firstName": "Anna"}], operation=CONTACT_CREATE
+    )
     person_id = card["persons"][0]["id"]
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
 
@@ -578,23 +553,27 @@ async def test_persons_of_a_deleted_card_cannot_be_changed_until_restored(admin:
     errors = await admin.user_errors(PERSON_DELETE, {"input": {"id": person_id}})
     assert [e["code"] for e in errors] == ["ARCHIVED"]
 
-    persons = (await read_contact(admin, card["id"]))["persons"]
+    persons = (await read_contact(admin, card["id"], operation=CONTACT))["persons"]
     assert [(p["fullName"], p["title"]) for p in persons] == [("Anna", None)]
 
 
 async def test_restore_is_refused_when_its_unique_value_was_taken_meanwhile(admin: Api) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "vatId", "TEXT", unique=True)
-    first = await create_contact(admin, category_id, "First", values={"vatId": "SE556"})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", "TEXT", label="Vatid", unique=True)
+    first = await create_contact(
+        admin, category_id, "First", values={"vatId": "SE556"}, operation=CONTACT_CREATE
+    )
     await admin.ok(CONTACT_DELETE, {"input": {"id": first["id"]}})
     # A deleted card does not hold on to its unique value.
-    await create_contact(admin, category_id, "Second", values={"vatId": "SE556"})
+    await create_contact(
+        admin, category_id, "Second", values={"vatId": "SE556"}, operation=CONTACT_CREATE
+    )
 
     errors = await admin.user_errors(CONTACT_RESTORE, {"input": {"id": first["id"]}})
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "vatId"], "DUPLICATE")]
     assert "Vatid" in errors[0]["message"]
-    assert (await read_contact(admin, first["id"]))["deletedAt"] is not None
+    assert (await read_contact(admin, first["id"], operation=CONTACT))["deletedAt"] is not None
     assert await listed_names(admin, category_id) == ["Second"]
 
 
@@ -602,8 +581,10 @@ async def test_restore_is_refused_when_its_unique_value_was_taken_meanwhile(admi
 
 
 async def test_person_create_update_and_delete(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme", persons=[{"firstName": "Anna"}])
+    category_id = await new_category_id(admin)
+    card = await create_contact(
+        admin, category_id, "Acme", persons=[{"firstName": "Anna"}], operation=CONTACT_CREATE
+    )
 
     created = await admin.ok(
         PERSON_CREATE,
@@ -645,8 +626,8 @@ async def test_person_create_update_and_delete(admin: Api) -> None:
 
 
 async def test_person_needs_a_first_or_last_name(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
 
     errors = await admin.user_errors(
         PERSON_CREATE, {"input": {"contactId": card["id"], "title": "CEO"}}
@@ -668,8 +649,8 @@ async def test_person_needs_a_first_or_last_name(admin: Api) -> None:
 
 
 async def test_person_with_a_bad_email_or_phone_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
-    card = await create_contact(admin, category_id, "Acme")
+    category_id = await new_category_id(admin)
+    card = await create_contact(admin, category_id, "Acme", operation=CONTACT_CREATE)
 
     errors = await admin.user_errors(
         PERSON_CREATE, {"input": {"contactId": card["id"], "firstName": "Bo", "email": "bo@"}}

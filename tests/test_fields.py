@@ -17,13 +17,13 @@ from tests.helpers import (
     FIELD_RESTORE,
     FIELD_UPDATE,
     contact_values,
-    create_category,
     create_contact,
     create_field,
     field_list,
+    my_id,
+    new_category_id,
 )
 
-ME = "{ me { id } }"
 CONTACTS_WHERE = """query($categoryId: ID!, $filter: ContactFilter) {
   contacts(categoryId: $categoryId, filter: $filter, orderBy: [{field: NAME}]) {
     totalCount nodes { name values } } }"""
@@ -35,10 +35,6 @@ TIERS: list[dict[str, Any]] = [
     {"value": "silver", "label": "Silver", "color": None},
     {"value": "bronze", "label": "Bronze", "color": None},
 ]
-
-
-async def category_id(api: Api, key: str = "customers") -> str:
-    return str((await create_category(api, key))["id"])
 
 
 def problems(errors: list[dict[str, Any]]) -> list[tuple[str, list[str] | None]]:
@@ -83,11 +79,11 @@ async def test_every_field_type_stores_a_value_a_card_shows_back(
     admin: Api, field_type: str, settings: dict[str, Any], value: Any, shown: Any
 ) -> None:
     if field_type == "USER":
-        value = shown = (await admin.ok(ME))["me"]["id"]
-    categories = await category_id(admin)
+        value = shown = await my_id(admin)
+    category_id = await new_category_id(admin)
 
-    definition = await create_field(admin, categories, "info", field_type, **settings)
-    card = await create_contact(admin, categories, "Acme", {"info": value})
+    definition = await create_field(admin, category_id, "info", field_type, **settings)
+    card = await create_contact(admin, category_id, "Acme", {"info": value})
 
     assert definition["type"] == field_type
     assert definition["key"] == "info"
@@ -96,11 +92,11 @@ async def test_every_field_type_stores_a_value_a_card_shows_back(
 
 
 async def test_field_definition_shows_every_setting(admin: Api) -> None:
-    categories = await category_id(admin)
+    category_id = await new_category_id(admin)
 
     tier = await create_field(
         admin,
-        categories,
+        category_id,
         "tier",
         "SELECT",
         label="Tier",
@@ -110,7 +106,7 @@ async def test_field_definition_shows_every_setting(admin: Api) -> None:
     )
     revenue = await create_field(
         admin,
-        categories,
+        category_id,
         "revenue",
         "MONEY",
         label="Revenue",
@@ -119,7 +115,7 @@ async def test_field_definition_shows_every_setting(admin: Api) -> None:
     )
     vat = await create_field(
         admin,
-        categories,
+        category_id,
         "vatId",
         "TEXT",
         label="VAT ID",
@@ -145,37 +141,37 @@ async def test_field_definition_shows_every_setting(admin: Api) -> None:
     assert vat["unique"] is True
     assert vat["indexed"] is True, "a unique field is also searchable by its index"
     assert vat["validation"] == {**NO_VALIDATION, "pattern": "[A-Z]{2}[0-9]+"}
-    assert [f["key"] for f in await field_list(admin, categories)] == ["tier", "revenue", "vatId"]
-    assert [f["position"] for f in await field_list(admin, categories)] == [0, 1, 2]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["tier", "revenue", "vatId"]
+    assert [f["position"] for f in await field_list(admin, category_id)] == [0, 1, 2]
 
 
 async def test_new_card_gets_defaults_and_must_fill_required_fields(admin: Api) -> None:
-    categories = await category_id(admin)
-    await create_field(admin, categories, "size", "INTEGER", defaultValue=10)
-    await create_field(admin, categories, "active", "BOOLEAN", defaultValue=False)
-    await create_field(admin, categories, "tier", "SELECT", options=TIERS, defaultValue="silver")
-    await create_field(admin, categories, "vatId", "TEXT", label="VAT ID", required=True)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "size", "INTEGER", defaultValue=10)
+    await create_field(admin, category_id, "active", "BOOLEAN", defaultValue=False)
+    await create_field(admin, category_id, "tier", "SELECT", options=TIERS, defaultValue="silver")
+    await create_field(admin, category_id, "vatId", "TEXT", label="VAT ID", required=True)
 
     errors = await admin.user_errors(
-        CONTACT_CREATE, {"input": {"categoryId": categories, "name": "Acme", "values": {}}}
+        CONTACT_CREATE, {"input": {"categoryId": category_id, "name": "Acme", "values": {}}}
     )
     assert problems(errors) == [("REQUIRED", ["values", "vatId"])]
     assert "VAT ID" in errors[0]["message"]
 
-    card = await create_contact(admin, categories, "Acme", {"vatId": "DE1", "size": 3})
+    card = await create_contact(admin, category_id, "Acme", {"vatId": "DE1", "size": 3})
     assert card["values"] == {"size": 3, "active": False, "tier": "silver", "vatId": "DE1"}
 
 
 async def test_values_are_checked_against_the_field_settings(admin: Api) -> None:
-    categories = await category_id(admin)
-    await create_field(admin, categories, "score", "INTEGER", validation={"min": 0, "max": 100})
-    await create_field(admin, categories, "code", "TEXT", validation={"pattern": "[A-Z]{3}"})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "score", "INTEGER", validation={"min": 0, "max": 100})
+    await create_field(admin, category_id, "code", "TEXT", validation={"pattern": "[A-Z]{3}"})
 
     errors = await admin.user_errors(
         CONTACT_CREATE,
         {
             "input": {
-                "categoryId": categories,
+                "categoryId": category_id,
                 "name": "Acme",
                 "values": {"score": 101, "code": "abc"},
             }
@@ -334,19 +330,19 @@ REFUSED = [
 async def test_settings_that_do_not_fit_are_refused_naming_the_setting(
     admin: Api, field_type: str, settings: dict[str, Any], field: list[str], message: str
 ) -> None:
-    categories = await category_id(admin)
-    field_input = {"categoryId": categories, "key": "info", "label": "Info", "type": field_type}
+    category_id = await new_category_id(admin)
+    field_input = {"categoryId": category_id, "key": "info", "label": "Info", "type": field_type}
 
     errors = await admin.user_errors(FIELD_CREATE, {"input": {**field_input, **settings}})
 
     assert problems(errors) == [("INVALID", field)]
     assert message in errors[0]["message"]
-    assert await field_list(admin, categories, include_archived=True) == []
+    assert await field_list(admin, category_id, include_archived=True) == []
 
 
 async def test_field_key_is_unique_within_its_category_only(admin: Api) -> None:
-    customers = await category_id(admin, "customers")
-    suppliers = await category_id(admin, "suppliers")
+    customers = await new_category_id(admin, "customers")
+    suppliers = await new_category_id(admin, "suppliers")
     await create_field(admin, customers, "vatId", label="VAT ID")
 
     errors = await admin.user_errors(
@@ -364,22 +360,22 @@ async def test_field_key_is_unique_within_its_category_only(admin: Api) -> None:
 
 
 async def test_new_field_is_placed_at_the_position_asked_for(admin: Api) -> None:
-    categories = await category_id(admin)
+    category_id = await new_category_id(admin)
     for key in ("a", "b", "c"):
-        await create_field(admin, categories, key)
+        await create_field(admin, category_id, key)
 
-    await create_field(admin, categories, "inserted", position=1)
+    await create_field(admin, category_id, "inserted", position=1)
 
-    assert [f["key"] for f in await field_list(admin, categories)] == ["a", "inserted", "b", "c"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["a", "inserted", "b", "c"]
 
 
 # --- changing fields ---------------------------------------------------------------------------
 
 
 async def test_relabelling_a_field_keeps_its_key_and_values(admin: Api) -> None:
-    categories = await category_id(admin)
-    vat = await create_field(admin, categories, "vatId", label="VAT")
-    card = await create_contact(admin, categories, "Acme", {"vatId": "DE123"})
+    category_id = await new_category_id(admin)
+    vat = await create_field(admin, category_id, "vatId", label="VAT")
+    card = await create_contact(admin, category_id, "Acme", {"vatId": "DE123"})
 
     data = await admin.ok(FIELD_UPDATE, {"input": {"id": vat["id"], "label": "VAT number"}})
 
@@ -388,19 +384,19 @@ async def test_relabelling_a_field_keeps_its_key_and_values(admin: Api) -> None:
 
 
 async def test_field_key_cannot_be_changed(admin: Api) -> None:
-    categories = await category_id(admin)
-    vat = await create_field(admin, categories, "vatId")
+    category_id = await new_category_id(admin)
+    vat = await create_field(admin, category_id, "vatId")
 
     errors = await admin.errors(FIELD_UPDATE, {"input": {"id": vat["id"], "key": "taxId"}})
 
     assert "key" in errors[0]["message"]
-    assert [f["key"] for f in await field_list(admin, categories)] == ["vatId"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["vatId"]
 
 
 async def test_null_clears_validation_and_default_while_omitted_settings_stay(admin: Api) -> None:
-    categories = await category_id(admin)
+    category_id = await new_category_id(admin)
     size = await create_field(
-        admin, categories, "size", "INTEGER", required=True, validation={"min": 1}, defaultValue=5
+        admin, category_id, "size", "INTEGER", required=True, validation={"min": 1}, defaultValue=5
     )
 
     data = await admin.ok(
@@ -409,30 +405,30 @@ async def test_null_clears_validation_and_default_while_omitted_settings_stay(ad
 
     changed = data["fieldDefinitionUpdate"]["fieldDefinition"]
     assert changed == {**size, "validation": None, "defaultValue": None}
-    card = await create_contact(admin, categories, "Acme", {"size": 0})
+    card = await create_contact(admin, category_id, "Acme", {"size": 0})
     assert card["values"] == {"size": 0}
 
 
 async def test_archived_field_is_hidden_but_its_values_are_kept(admin: Api) -> None:
-    categories = await category_id(admin)
-    notes = await create_field(admin, categories, "notes", required=True)
-    await create_field(admin, categories, "tier", "SELECT", options=TIERS)
-    card = await create_contact(admin, categories, "Acme", {"notes": "Pays late", "tier": "gold"})
+    category_id = await new_category_id(admin)
+    notes = await create_field(admin, category_id, "notes", required=True)
+    await create_field(admin, category_id, "tier", "SELECT", options=TIERS)
+    card = await create_contact(admin, category_id, "Acme", {"notes": "Pays late", "tier": "gold"})
 
     data = await admin.ok(FIELD_ARCHIVE, {"input": {"id": notes["id"]}})
 
     assert data["fieldDefinitionArchive"]["fieldDefinition"]["archived"] is True
-    assert [f["key"] for f in await field_list(admin, categories)] == ["tier"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["tier"]
     assert [
         (f["key"], f["archived"])
-        for f in await field_list(admin, categories, include_archived=True)
+        for f in await field_list(admin, category_id, include_archived=True)
     ] == [
         ("notes", True),
         ("tier", False),
     ]
     assert await contact_values(admin, card["id"]) == {"tier": "gold"}
     # An archived required field no longer asks for a value, and takes none.
-    await create_contact(admin, categories, "Globex", {"tier": "silver"})
+    await create_contact(admin, category_id, "Globex", {"tier": "silver"})
     errors = await admin.user_errors(
         CONTACT_UPDATE, {"input": {"id": card["id"], "values": {"notes": "Pays on time"}}}
     )
@@ -441,17 +437,17 @@ async def test_archived_field_is_hidden_but_its_values_are_kept(admin: Api) -> N
     restored = await admin.ok(FIELD_RESTORE, {"input": {"id": notes["id"]}})
 
     assert restored["fieldDefinitionRestore"]["fieldDefinition"]["archived"] is False
-    assert [f["key"] for f in await field_list(admin, categories)] == ["notes", "tier"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["notes", "tier"]
     assert await contact_values(admin, card["id"]) == {"notes": "Pays late", "tier": "gold"}
 
 
 async def test_reordering_fields_changes_their_display_order(admin: Api) -> None:
-    categories = await category_id(admin)
-    a, b, c = [await create_field(admin, categories, key) for key in ("a", "b", "c")]
+    category_id = await new_category_id(admin)
+    a, b, c = [await create_field(admin, category_id, key) for key in ("a", "b", "c")]
 
     data = await admin.ok(
         FIELD_REORDER,
-        {"input": {"categoryId": categories, "fieldIds": [c["id"], a["id"], b["id"]]}},
+        {"input": {"categoryId": category_id, "fieldIds": [c["id"], a["id"], b["id"]]}},
     )
 
     assert data["fieldDefinitionReorder"]["fields"] == [
@@ -459,19 +455,19 @@ async def test_reordering_fields_changes_their_display_order(admin: Api) -> None
         {"id": a["id"], "key": "a", "position": 1},
         {"id": b["id"], "key": "b", "position": 2},
     ]
-    assert [f["key"] for f in await field_list(admin, categories)] == ["c", "a", "b"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["c", "a", "b"]
 
 
 async def test_reorder_may_leave_out_archived_fields_which_go_last(admin: Api) -> None:
-    categories = await category_id(admin)
-    a, b, c = [await create_field(admin, categories, key) for key in ("a", "b", "c")]
+    category_id = await new_category_id(admin)
+    a, b, c = [await create_field(admin, category_id, key) for key in ("a", "b", "c")]
     await admin.ok(FIELD_ARCHIVE, {"input": {"id": a["id"]}})
 
     await admin.ok(
-        FIELD_REORDER, {"input": {"categoryId": categories, "fieldIds": [c["id"], b["id"]]}}
+        FIELD_REORDER, {"input": {"categoryId": category_id, "fieldIds": [c["id"], b["id"]]}}
     )
 
-    assert [f["key"] for f in await field_list(admin, categories, include_archived=True)] == [
+    assert [f["key"] for f in await field_list(admin, category_id, include_archived=True)] == [
         "c",
         "b",
         "a",
@@ -490,27 +486,28 @@ async def test_reorder_may_leave_out_archived_fields_which_go_last(admin: Api) -
 async def test_reorder_must_list_every_active_field_exactly_once(
     admin: Api, order: list[str]
 ) -> None:
-    categories = await category_id(admin)
-    ids = {key: (await create_field(admin, categories, key))["id"] for key in ("a", "b", "c")}
-    ids["other"] = (await create_field(admin, await category_id(admin, "suppliers"), "other"))["id"]
+    category_id = await new_category_id(admin)
+    ids = {key: (await create_field(admin, category_id, key))["id"] for key in ("a", "b", "c")}
+    suppliers = await new_category_id(admin, "suppliers")
+    ids["other"] = (await create_field(admin, suppliers, "other"))["id"]
 
     errors = await admin.user_errors(
-        FIELD_REORDER, {"input": {"categoryId": categories, "fieldIds": [ids[k] for k in order]}}
+        FIELD_REORDER, {"input": {"categoryId": category_id, "fieldIds": [ids[k] for k in order]}}
     )
 
     assert problems(errors) == [("INVALID", ["fieldIds"])]
-    assert [f["key"] for f in await field_list(admin, categories)] == ["a", "b", "c"]
+    assert [f["key"] for f in await field_list(admin, category_id)] == ["a", "b", "c"]
 
 
 # --- changing a field's type or options ---------------------------------------------------------
 
 
 async def test_text_field_becomes_integer_when_every_value_converts(admin: Api) -> None:
-    categories = await category_id(admin)
-    employees = await create_field(admin, categories, "employees", "TEXT", indexed=True)
-    big = await create_contact(admin, categories, "Acme", {"employees": "12"})
-    small = await create_contact(admin, categories, "Globex", {"employees": " 7 "})
-    empty = await create_contact(admin, categories, "Initech")
+    category_id = await new_category_id(admin)
+    employees = await create_field(admin, category_id, "employees", "TEXT", indexed=True)
+    big = await create_contact(admin, category_id, "Acme", {"employees": "12"})
+    small = await create_contact(admin, category_id, "Globex", {"employees": " 7 "})
+    empty = await create_contact(admin, category_id, "Initech")
 
     data = await admin.ok(FIELD_UPDATE, {"input": {"id": employees["id"], "type": "INTEGER"}})
 
@@ -521,7 +518,7 @@ async def test_text_field_becomes_integer_when_every_value_converts(admin: Api) 
     # Compared as numbers now: as text, "12" < "7".
     found = await admin.ok(
         CONTACTS_WHERE,
-        {"categoryId": categories, "filter": {"fields": [{"key": "employees", "gt": 8}]}},
+        {"categoryId": category_id, "filter": {"fields": [{"key": "employees", "gt": 8}]}},
     )
     assert [c["name"] for c in found["contacts"]["nodes"]] == ["Acme"]
     update = await admin.user_errors(
@@ -531,22 +528,22 @@ async def test_text_field_becomes_integer_when_every_value_converts(admin: Api) 
 
 
 async def test_numbers_turned_into_text_are_found_by_search(admin: Api) -> None:
-    categories = await category_id(admin)
-    customer_no = await create_field(admin, categories, "customerNo", "INTEGER")
-    await create_contact(admin, categories, "Acme", {"customerNo": 4711})
+    category_id = await new_category_id(admin)
+    customer_no = await create_field(admin, category_id, "customerNo", "INTEGER")
+    await create_contact(admin, category_id, "Acme", {"customerNo": 4711})
 
     await admin.ok(FIELD_UPDATE, {"input": {"id": customer_no["id"], "type": "TEXT"}})
 
-    found = await admin.ok(SEARCH, {"categoryId": categories, "search": "4711"})
+    found = await admin.ok(SEARCH, {"categoryId": category_id, "search": "4711"})
     assert [c["name"] for c in found["contacts"]["nodes"]] == ["Acme"]
     assert found["contacts"]["nodes"][0]["values"] == {"customerNo": "4711"}
 
 
 async def test_type_change_is_refused_while_values_do_not_convert(admin: Api) -> None:
-    categories = await category_id(admin)
-    employees = await create_field(admin, categories, "employees", "TEXT")
+    category_id = await new_category_id(admin)
+    employees = await create_field(admin, category_id, "employees", "TEXT")
     cards = {
-        name: await create_contact(admin, categories, name, {"employees": value})
+        name: await create_contact(admin, category_id, name, {"employees": value})
         for name, value in (("Acme", "12"), ("Globex", "about fifty"), ("Initech", "12.5"))
     }
 
@@ -557,7 +554,7 @@ async def test_type_change_is_refused_while_values_do_not_convert(admin: Api) ->
     assert problems(errors) == [("CONFLICT", ["type"])]
     assert "2 existing value(s)" in errors[0]["message"]
     assert "employees" in errors[0]["message"]
-    assert await field_list(admin, categories) == [employees]
+    assert await field_list(admin, category_id) == [employees]
     assert {
         name: (await contact_values(admin, card["id"]))["employees"] for name, card in cards.items()
     } == {
@@ -571,9 +568,9 @@ async def test_type_change_is_refused_while_values_do_not_convert(admin: Api) ->
 async def test_text_naming_no_finite_number_blocks_a_change_to_integer(
     admin: Api, text: str
 ) -> None:
-    categories = await category_id(admin)
-    employees = await create_field(admin, categories, "employees", "TEXT")
-    card = await create_contact(admin, categories, "Acme", {"employees": text})
+    category_id = await new_category_id(admin)
+    employees = await create_field(admin, category_id, "employees", "TEXT")
+    card = await create_contact(admin, category_id, "Acme", {"employees": text})
 
     errors = await admin.user_errors(
         FIELD_UPDATE, {"input": {"id": employees["id"], "type": "INTEGER"}}
@@ -585,10 +582,10 @@ async def test_text_naming_no_finite_number_blocks_a_change_to_integer(
 
 
 async def test_select_option_in_use_cannot_be_removed(admin: Api) -> None:
-    categories = await category_id(admin)
-    tier = await create_field(admin, categories, "tier", "SELECT", options=TIERS)
-    await create_contact(admin, categories, "Acme", {"tier": "gold"})
-    silver = await create_contact(admin, categories, "Globex", {"tier": "silver"})
+    category_id = await new_category_id(admin)
+    tier = await create_field(admin, category_id, "tier", "SELECT", options=TIERS)
+    await create_contact(admin, category_id, "Acme", {"tier": "gold"})
+    silver = await create_contact(admin, category_id, "Globex", {"tier": "silver"})
     gold_and_bronze = [TIERS[0], TIERS[2]]
 
     errors = await admin.user_errors(
@@ -597,7 +594,7 @@ async def test_select_option_in_use_cannot_be_removed(admin: Api) -> None:
 
     assert problems(errors) == [("CONFLICT", ["options"])]
     assert "1 existing value(s)" in errors[0]["message"]
-    assert (await field_list(admin, categories))[0]["options"] == TIERS
+    assert (await field_list(admin, category_id))[0]["options"] == TIERS
     assert await contact_values(admin, silver["id"]) == {"tier": "silver"}
 
     # An option no card uses may go, and labels may change.
@@ -611,10 +608,10 @@ async def test_select_option_in_use_cannot_be_removed(admin: Api) -> None:
 
 
 async def test_unique_is_refused_while_cards_share_a_value_then_enforced(admin: Api) -> None:
-    categories = await category_id(admin)
-    vat = await create_field(admin, categories, "vatId", label="VAT ID")
+    category_id = await new_category_id(admin)
+    vat = await create_field(admin, category_id, "vatId", label="VAT ID")
     cards = {
-        name: await create_contact(admin, categories, name, {"vatId": value})
+        name: await create_contact(admin, category_id, name, {"vatId": value})
         for name, value in (("A", "DE1"), ("B", "DE1"), ("C", "DE2"), ("D", "DE2"), ("E", "DE3"))
     }
 
@@ -622,7 +619,7 @@ async def test_unique_is_refused_while_cards_share_a_value_then_enforced(admin: 
 
     assert problems(errors) == [("CONFLICT", ["unique"])]
     assert "2 value(s)" in errors[0]["message"]
-    assert (await field_list(admin, categories))[0]["unique"] is False
+    assert (await field_list(admin, category_id))[0]["unique"] is False
 
     await admin.ok(CONTACT_UPDATE, {"input": {"id": cards["B"]["id"], "values": {"vatId": "DE4"}}})
     await admin.ok(CONTACT_UPDATE, {"input": {"id": cards["D"]["id"], "values": {"vatId": None}}})
@@ -631,7 +628,7 @@ async def test_unique_is_refused_while_cards_share_a_value_then_enforced(admin: 
 
     created = await admin.user_errors(
         CONTACT_CREATE,
-        {"input": {"categoryId": categories, "name": "F", "values": {"vatId": "DE1"}}},
+        {"input": {"categoryId": category_id, "name": "F", "values": {"vatId": "DE1"}}},
     )
     assert problems(created) == [("DUPLICATE", ["values", "vatId"])]
     assert "VAT ID" in created[0]["message"]
@@ -643,10 +640,10 @@ async def test_unique_is_refused_while_cards_share_a_value_then_enforced(admin: 
 
 
 async def test_type_change_that_would_merge_unique_values_is_refused(admin: Api) -> None:
-    categories = await category_id(admin)
-    number = await create_field(admin, categories, "customerNo", "TEXT", unique=True)
-    seven = await create_contact(admin, categories, "Acme", {"customerNo": "7"})
-    await create_contact(admin, categories, "Globex", {"customerNo": "007"})
+    category_id = await new_category_id(admin)
+    number = await create_field(admin, category_id, "customerNo", "TEXT", unique=True)
+    seven = await create_contact(admin, category_id, "Acme", {"customerNo": "7"})
+    await create_contact(admin, category_id, "Globex", {"customerNo": "007"})
 
     errors = await admin.user_errors(
         FIELD_UPDATE, {"input": {"id": number["id"], "type": "INTEGER"}}
@@ -654,27 +651,27 @@ async def test_type_change_that_would_merge_unique_values_is_refused(admin: Api)
 
     assert [e["code"] for e in errors] == ["CONFLICT"]
     assert "1 value(s)" in errors[0]["message"]
-    assert (await field_list(admin, categories))[0]["type"] == "TEXT"
+    assert (await field_list(admin, category_id))[0]["type"] == "TEXT"
     assert await contact_values(admin, seven["id"]) == {"customerNo": "7"}
 
 
 async def test_deleted_cards_free_their_unique_value_until_restored(admin: Api) -> None:
-    categories = await category_id(admin)
-    await create_field(admin, categories, "vatId", unique=True)
-    old = await create_contact(admin, categories, "Old Acme", {"vatId": "DE1"})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", unique=True)
+    old = await create_contact(admin, category_id, "Old Acme", {"vatId": "DE1"})
     await admin.ok(CONTACT_DELETE, {"input": {"id": old["id"]}})
 
-    await create_contact(admin, categories, "New Acme", {"vatId": "DE1"})
+    await create_contact(admin, category_id, "New Acme", {"vatId": "DE1"})
     errors = await admin.user_errors(CONTACT_RESTORE, {"input": {"id": old["id"]}})
 
     assert problems(errors) == [("DUPLICATE", ["values", "vatId"])]
 
 
 async def test_same_unique_value_in_another_category_is_fine(admin: Api) -> None:
-    customers = await category_id(admin, "customers")
-    suppliers = await category_id(admin, "suppliers")
-    for categories in (customers, suppliers):
-        await create_field(admin, categories, "vatId", unique=True)
+    customers = await new_category_id(admin, "customers")
+    suppliers = await new_category_id(admin, "suppliers")
+    for category_id in (customers, suppliers):
+        await create_field(admin, category_id, "vatId", unique=True)
 
     await create_contact(admin, customers, "Acme", {"vatId": "DE1"})
     supplier = await create_contact(admin, suppliers, "Acme Supplies", {"vatId": "DE1"})
@@ -683,13 +680,13 @@ async def test_same_unique_value_in_another_category_is_fine(admin: Api) -> None
 
 
 async def test_concurrent_cards_with_one_unique_value_only_one_is_created(admin: Api) -> None:
-    categories = await category_id(admin)
-    await create_field(admin, categories, "vatId", label="VAT ID", unique=True)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", label="VAT ID", unique=True)
 
     async def create(name: str) -> dict[str, Any]:
         body = await admin.post(
             CONTACT_CREATE,
-            {"input": {"categoryId": categories, "name": name, "values": {"vatId": "DE1"}}},
+            {"input": {"categoryId": category_id, "name": name, "values": {"vatId": "DE1"}}},
             token=admin.admin_token,
         )
         assert "errors" not in body, body
@@ -702,7 +699,7 @@ async def test_concurrent_cards_with_one_unique_value_only_one_is_created(admin:
     refused = [problems(p["userErrors"]) for p in payloads if p["contact"] is None]
     assert len(created) == 1
     assert refused == [[("DUPLICATE", ["values", "vatId"])]] * 3
-    found = await admin.ok(CONTACTS_WHERE, {"categoryId": categories})
+    found = await admin.ok(CONTACTS_WHERE, {"categoryId": category_id})
     assert found["contacts"]["totalCount"] == 1
     assert [c["name"] for c in found["contacts"]["nodes"]] == [created[0]["name"]]
 
@@ -712,20 +709,20 @@ async def test_concurrent_cards_with_one_unique_value_only_one_is_created(admin:
 
 @pytest.mark.parametrize("operation", ["create", "update", "archive", "reorder"])
 async def test_member_cannot_change_field_definitions(admin: Api, operation: str) -> None:
-    categories = await category_id(admin)
-    vat = await create_field(admin, categories, "vatId")
+    category_id = await new_category_id(admin)
+    vat = await create_field(admin, category_id, "vatId")
     member = await admin.add_user("mia@example.com", "MEMBER")
     query, field_input = {
         "create": (
             FIELD_CREATE,
-            {"categoryId": categories, "key": "size", "label": "Size", "type": "INTEGER"},
+            {"categoryId": category_id, "key": "size", "label": "Size", "type": "INTEGER"},
         ),
         "update": (FIELD_UPDATE, {"id": vat["id"], "label": "VAT"}),
         "archive": (FIELD_ARCHIVE, {"id": vat["id"]}),
-        "reorder": (FIELD_REORDER, {"categoryId": categories, "fieldIds": [vat["id"]]}),
+        "reorder": (FIELD_REORDER, {"categoryId": category_id, "fieldIds": [vat["id"]]}),
     }[operation]
 
     errors = await admin.errors(query, {"input": field_input}, token=member)
 
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
-    assert await field_list(admin, categories, include_archived=True) == [vat]
+    assert await field_list(admin, category_id, include_archived=True) == [vat]

@@ -14,14 +14,11 @@ from sqlmodel import col
 from models.contacts import Contact
 from services.ids import decode_id, encode_id
 from tests.conftest import Api
+from tests.helpers import create_contact, create_field, new_category_id
 
 # --- GraphQL ---------------------------------------------------------------------------------
 
 ERRORS = "userErrors { field message code }"
-CATEGORY_CREATE = f"""mutation($input: CategoryCreateInput!) {{
-  categoryCreate(input: $input) {{ category {{ id }} {ERRORS} }} }}"""
-FIELD_CREATE = f"""mutation($input: FieldDefinitionCreateInput!) {{
-  fieldDefinitionCreate(input: $input) {{ fieldDefinition {{ id }} {ERRORS} }} }}"""
 RELATION_CREATE = f"""mutation($input: CategoryRelationCreateInput!) {{
   categoryRelationCreate(input: $input) {{ relation {{ id }} {ERRORS} }} }}"""
 CONTACT_CREATE = f"""mutation($input: ContactCreateInput!) {{
@@ -52,40 +49,6 @@ RELATED_CURSOR = """query($id: ID!) { contact(id: $id) {
 
 Filter = dict[str, Any]
 Order = list[dict[str, str]]
-
-
-async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
-    data = await api.ok(CATEGORY_CREATE, {"input": {"key": key, "name": name}})
-    category_id: str = data["categoryCreate"]["category"]["id"]
-    return category_id
-
-
-async def create_field(
-    api: Api, category_id: str, key: str, field_type: str, **settings: Any
-) -> None:
-    await api.ok(
-        FIELD_CREATE,
-        {
-            "input": {
-                "categoryId": category_id,
-                "key": key,
-                "label": key.capitalize(),
-                "type": field_type,
-                **settings,
-            }
-        },
-    )
-
-
-async def create_contact(
-    api: Api, category_id: str, name: str, values: dict[str, Any] | None = None, **details: Any
-) -> dict[str, Any]:
-    data = await api.ok(
-        CONTACT_CREATE,
-        {"input": {"categoryId": category_id, "name": name, "values": values or {}, **details}},
-    )
-    contact: dict[str, Any] = data["contactCreate"]["contact"]
-    return contact
 
 
 async def page(api: Api, category_id: str, **arguments: Any) -> dict[str, Any]:
@@ -128,7 +91,7 @@ TAGS = [{"value": "a"}, {"value": "b"}, {"value": "c"}]
 
 async def seed_customers(api: Api) -> tuple[str, dict[str, dict[str, Any]]]:
     """Five customers, created in this order (so Acme has the lowest id), with some gaps."""
-    category_id = await create_category(api)
+    category_id = await new_category_id(api)
     await create_field(api, category_id, "size", "INTEGER", indexed=True)
     await create_field(api, category_id, "revenue", "MONEY", currency="EUR")
     await create_field(api, category_id, "since", "DATE", indexed=True)
@@ -203,7 +166,13 @@ async def seed_customers(api: Api) -> tuple[str, dict[str, dict[str, Any]]]:
     cards = {}
     for name, details, extra in rows:
         cards[name] = await create_contact(
-            api, category_id, name, extra.get("values"), address=extra.get("address"), **details
+            api,
+            category_id,
+            name,
+            extra.get("values"),
+            address=extra.get("address"),
+            operation=CONTACT_CREATE,
+            **details,
         )
     return category_id, cards
 
@@ -664,7 +633,7 @@ BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 async def seed_many(api: Api) -> tuple[str, list[dict[str, Any]]]:
     """23 cards with repeated names, NULLs and ties in every sort key, and created in groups of
     three at the same instant. Returns the cards with their sort values (id order = list order)."""
-    category_id = await create_category(api)
+    category_id = await new_category_id(api)
     await create_field(api, category_id, "size", "INTEGER", indexed=True)
     await create_field(api, category_id, "tier", "SELECT", options=OPTIONS)
     await create_field(api, category_id, "active", "BOOLEAN")
@@ -677,7 +646,9 @@ async def seed_many(api: Api) -> tuple[str, list[dict[str, Any]]]:
             "active": ACTIVE[i % 3],
             "revenue": None if i % 4 == 0 else f"{(i * 37) % 11 * 12.5:.2f}",
         }
-        created = await create_contact(api, category_id, f"Card {i % 9:02d}", values)
+        created = await create_contact(
+            api, category_id, f"Card {i % 9:02d}", values, operation=CONTACT_CREATE
+        )
         cards.append(
             {
                 "id": created["id"],
@@ -856,7 +827,7 @@ async def test_pages_stay_stable_when_cards_are_added_and_removed_between_reques
     # last), and the last card seen goes away.
     now = datetime.now(UTC)
     for name in ("Aaa new", "Card 00", "Aab new"):
-        created = await create_contact(admin, category_id, name)
+        created = await create_contact(admin, category_id, name, operation=CONTACT_CREATE)
         empty = dict.fromkeys(("size", "tier", "active", "revenue"))
         cards.append(
             {"id": created["id"], "index": len(cards), "NAME": name, "CREATED_AT": now, **empty}
@@ -882,8 +853,8 @@ async def test_backward_pages_stay_stable_when_cards_are_added_after_the_cursor(
 
     last_page = await page(admin, category_id, last=5)
     assert ids_of(last_page) == expected[-5:]
-    await create_contact(admin, category_id, "Zzz new")
-    await create_contact(admin, category_id, "Card 99")
+    await create_contact(admin, category_id, "Zzz new", operation=CONTACT_CREATE)
+    await create_contact(admin, category_id, "Card 99", operation=CONTACT_CREATE)
 
     earlier = await walk_backward(
         admin, category_id, 5, before=last_page["pageInfo"]["startCursor"]
@@ -958,14 +929,14 @@ async def test_first_zero_counts_without_returning_cards(admin: Api) -> None:
 async def test_bad_page_size_is_an_invalid_page_error(
     admin: Api, arguments: dict[str, Any], message: str
 ) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     error = await refused(admin, category_id, **arguments)
     assert error["extensions"]["code"] == "INVALID_PAGE"
     assert message in error["message"]
 
 
 async def test_first_100_is_allowed(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     assert (await page(admin, category_id, first=100))["edges"] == []
 
 
@@ -975,9 +946,9 @@ async def test_cursor_from_another_ordering_or_category_is_refused(admin: Api) -
     by_size = (await page(admin, category_id, first=2, orderBy=[{"key": "size"}]))["pageInfo"][
         "endCursor"
     ]
-    suppliers = await create_category(admin, "suppliers", "Suppliers")
+    suppliers = await new_category_id(admin, "suppliers")
     await create_field(admin, suppliers, "size", "INTEGER")
-    await create_contact(admin, suppliers, "Supplier")
+    await create_contact(admin, suppliers, "Supplier", operation=CONTACT_CREATE)
 
     cases = [
         {"first": 2, "after": by_name, "orderBy": [{"key": "size"}]},
@@ -999,8 +970,8 @@ async def test_cursor_from_another_ordering_or_category_is_refused(admin: Api) -
 
 async def test_cursor_of_related_cards_is_refused_in_contacts(admin: Api) -> None:
     category_id, cards = await seed_customers(admin)
-    users = await create_category(admin, "people", "People")
-    owner = await create_contact(admin, users, "Owner")
+    users = await new_category_id(admin, "people")
+    owner = await create_contact(admin, users, "Owner", operation=CONTACT_CREATE)
     await admin.ok(
         RELATION_CREATE,
         {
@@ -1088,10 +1059,10 @@ STATEMENTS_PER_PAGE = 10
 
 
 async def test_a_page_costs_the_same_statements_whatever_its_size(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "size", "INTEGER", indexed=True)
     await create_field(admin, category_id, "tier", "SELECT", options=OPTIONS)
-    people = await create_category(admin, "people", "People")
+    people = await new_category_id(admin, "people")
     await create_field(admin, people, "role", "TEXT")
     await admin.ok(
         RELATION_CREATE,
@@ -1107,7 +1078,10 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(admin: Api) ->
         },
     )
     owners = [
-        await create_contact(admin, people, f"Owner {i}", {"role": "sales"}) for i in range(3)
+        await create_contact(
+            admin, people, f"Owner {i}", {"role": "sales"}, operation=CONTACT_CREATE
+        )
+        for i in range(3)
     ]
     for i in range(50):
         card = await create_contact(
@@ -1119,6 +1093,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(admin: Api) ->
                 {"firstName": "Anna", "email": f"anna{i}@example.com"},
                 {"lastName": f"Berg {i}"},
             ],
+            operation=CONTACT_CREATE,
         )
         await admin.ok(
             CONTACT_LINK,

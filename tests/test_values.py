@@ -4,18 +4,21 @@ ones with a userError naming the field, and nothing is written when anything is 
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from services.ids import encode_id
 from tests.conftest import Api
+from tests.helpers import (
+    count_rows,
+    create_contact,
+    create_field,
+    my_id,
+    new_category_id,
+    read_contact,
+)
 
 # --- GraphQL ---------------------------------------------------------------------------------
 
 ERRORS = "userErrors { field message code }"
-CATEGORY_CREATE = f"""mutation($input: CategoryCreateInput!) {{
-  categoryCreate(input: $input) {{ category {{ id }} {ERRORS} }} }}"""
-FIELD_CREATE = f"""mutation($input: FieldDefinitionCreateInput!) {{
-  fieldDefinitionCreate(input: $input) {{ fieldDefinition {{ id key }} {ERRORS} }} }}"""
 FIELD_ARCHIVE = f"""mutation($input: FieldDefinitionIdInput!) {{
   fieldDefinitionArchive(input: $input) {{ fieldDefinition {{ archived }} {ERRORS} }} }}"""
 CONTACT_CREATE = f"""mutation($input: ContactCreateInput!) {{
@@ -30,64 +33,10 @@ USER_UPDATE = f"""mutation($input: UserUpdateInput!) {{
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def create_category(api: Api, key: str = "customers", name: str = "Customers") -> str:
-    data = await api.ok(CATEGORY_CREATE, {"input": {"key": key, "name": name}})
-    category_id: str = data["categoryCreate"]["category"]["id"]
-    return category_id
-
-
-async def create_field(
-    api: Api, category_id: str, key: str, field_type: str, **settings: Any
-) -> str:
-    data = await api.ok(
-        FIELD_CREATE,
-        {
-            "input": {
-                "categoryId": category_id,
-                "key": key,
-                "label": LABELS.get(key, key),
-                "type": field_type,
-                **settings,
-            }
-        },
-    )
-    field_id: str = data["fieldDefinitionCreate"]["fieldDefinition"]["id"]
-    return field_id
-
-
-LABELS = {"value": "The value", "size": "Head count", "tier": "Tier", "vatId": "VAT number"}
-
-
-async def create_contact(api: Api, category_id: str, values: dict[str, Any]) -> dict[str, Any]:
-    data = await api.ok(
-        CONTACT_CREATE, {"input": {"categoryId": category_id, "name": "Acme", "values": values}}
-    )
-    contact: dict[str, Any] = data["contactCreate"]["contact"]
-    return contact
-
-
 async def create_errors(api: Api, category_id: str, values: dict[str, Any]) -> list[dict[str, Any]]:
     return await api.user_errors(
         CONTACT_CREATE, {"input": {"categoryId": category_id, "name": "Acme", "values": values}}
     )
-
-
-async def read_contact(api: Api, contact_id: str) -> dict[str, Any]:
-    data = await api.ok(CONTACT, {"id": contact_id})
-    contact: dict[str, Any] = data["contact"]
-    return contact
-
-
-async def contact_rows(api: Api) -> int:
-    async with api.engine.connect() as connection:
-        count: int = (await connection.execute(text("SELECT count(*) FROM contact"))).scalar_one()
-    return count
-
-
-async def my_id(api: Api, token: str | None = None) -> str:
-    data = await api.ok("{ me { id } }", token=token)
-    user_id: str = data["me"]["id"]
-    return user_id
 
 
 OPTIONS = [{"value": "gold"}, {"value": "silver"}, {"value": "bronze"}]
@@ -137,13 +86,15 @@ GOOD_VALUES = [
 async def test_good_value_is_stored_in_canonical_form(
     admin: Api, field_type: str, settings: dict[str, Any], given: Any, stored: Any
 ) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "value", field_type, **settings)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "value", field_type, label="The value", **settings)
 
-    card = await create_contact(admin, category_id, {"value": given})
+    card = await create_contact(
+        admin, category_id, "Acme", {"value": given}, operation=CONTACT_CREATE
+    )
 
     assert card["values"] == {"value": stored}
-    assert (await read_contact(admin, card["id"]))["values"] == {"value": stored}
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == {"value": stored}
 
 
 def some(params: list[Any], *ids: str) -> list[Any]:
@@ -162,25 +113,27 @@ def some(params: list[Any], *ids: str) -> list[Any]:
 async def test_good_value_is_accepted_on_update(
     admin: Api, field_type: str, settings: dict[str, Any], given: Any, stored: Any
 ) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "value", field_type, **settings)
-    card = await create_contact(admin, category_id, {})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "value", field_type, label="The value", **settings)
+    card = await create_contact(admin, category_id, "Acme", {}, operation=CONTACT_CREATE)
 
     await admin.ok(CONTACT_UPDATE, {"input": {"id": card["id"], "values": {"value": given}}})
 
-    assert (await read_contact(admin, card["id"]))["values"] == {"value": stored}
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == {"value": stored}
 
 
 async def test_user_value_takes_and_returns_a_user_id(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "owner", "USER")
     member_token = await admin.add_user("mia@example.com", "MEMBER")
     mia = await my_id(admin, member_token)
 
-    card = await create_contact(admin, category_id, {"owner": mia})
+    card = await create_contact(
+        admin, category_id, "Acme", {"owner": mia}, operation=CONTACT_CREATE
+    )
 
     assert card["values"] == {"owner": mia}
-    assert (await read_contact(admin, card["id"]))["values"] == {"owner": mia}
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == {"owner": mia}
     assert (await admin.ok("query($id: ID!) { node(id: $id) { id } }", {"id": mia}))["node"]
 
 
@@ -324,8 +277,8 @@ BAD_VALUES = [
 async def test_bad_value_is_refused_on_create_naming_the_field(
     admin: Api, field_type: str, settings: dict[str, Any], given: Any, message: str
 ) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "value", field_type, **settings)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "value", field_type, label="The value", **settings)
 
     errors = await create_errors(admin, category_id, {"value": given})
 
@@ -334,7 +287,7 @@ async def test_bad_value_is_refused_on_create_naming_the_field(
     assert errors[0]["code"] == "INVALID"
     assert errors[0]["message"].startswith("The value: "), errors[0]  # the field's label
     assert message in errors[0]["message"], errors[0]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 @pytest.mark.parametrize(
@@ -355,10 +308,12 @@ async def test_bad_value_is_refused_on_create_naming_the_field(
 async def test_bad_value_is_refused_on_update_and_nothing_changes(
     admin: Api, field_type: str, settings: dict[str, Any], given: Any, message: str
 ) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "value", field_type, **settings)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "value", field_type, label="The value", **settings)
     await create_field(admin, category_id, "note", "TEXT")
-    card = await create_contact(admin, category_id, {"note": "before"})
+    card = await create_contact(
+        admin, category_id, "Acme", {"note": "before"}, operation=CONTACT_CREATE
+    )
 
     errors = await admin.user_errors(
         CONTACT_UPDATE,
@@ -373,24 +328,24 @@ async def test_bad_value_is_refused_on_update_and_nothing_changes(
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "value"], "INVALID")]
     assert message in errors[0]["message"], errors[0]
-    unchanged = await read_contact(admin, card["id"])
+    unchanged = await read_contact(admin, card["id"], operation=CONTACT)
     assert unchanged == card
-    assert await contact_rows(admin) == 1
+    assert await count_rows(admin, "contact") == 1
 
 
 async def test_user_id_of_someone_who_does_not_exist_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "owner", "USER")
 
     errors = await create_errors(admin, category_id, {"owner": encode_id("User", 999)})
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "owner"], "NOT_FOUND")]
     assert "no active user" in errors[0]["message"]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 async def test_user_id_of_a_deactivated_user_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "owner", "USER")
     member_token = await admin.add_user("gone@example.com", "MEMBER")
     gone = await my_id(admin, member_token)
@@ -399,53 +354,53 @@ async def test_user_id_of_a_deactivated_user_is_refused(admin: Api) -> None:
     errors = await create_errors(admin, category_id, {"owner": gone})
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "owner"], "NOT_FOUND")]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 async def test_unknown_key_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "size", "INTEGER")
 
     errors = await create_errors(admin, category_id, {"size": 3, "colour": "red"})
 
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "colour"], "UNKNOWN_FIELD")]
     assert "Customers has no field 'colour'" in errors[0]["message"]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 async def test_values_must_be_an_object(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     errors = await create_errors(admin, category_id, ["size", 3])  # type: ignore[arg-type]
     assert [(e["field"], e["code"]) for e in errors] == [(["values"], "INVALID")]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 async def test_archived_field_cannot_be_written(admin: Api) -> None:
-    category_id = await create_category(admin)
-    field_id = await create_field(admin, category_id, "size", "INTEGER")
-    card = await create_contact(admin, category_id, {"size": 3})
+    category_id = await new_category_id(admin)
+    field_id = (await create_field(admin, category_id, "size", "INTEGER"))["id"]
+    card = await create_contact(admin, category_id, "Acme", {"size": 3}, operation=CONTACT_CREATE)
     await admin.ok(FIELD_ARCHIVE, {"input": {"id": field_id}})
 
     errors = await create_errors(admin, category_id, {"size": 4})
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "size"], "ARCHIVED")]
     assert "restore" in errors[0]["message"]
-    assert await contact_rows(admin) == 1
+    assert await count_rows(admin, "contact") == 1
 
     errors = await admin.user_errors(
         CONTACT_UPDATE, {"input": {"id": card["id"], "values": {"size": 5}}}
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "size"], "ARCHIVED")]
     # Archived fields are hidden from the card.
-    assert (await read_contact(admin, card["id"]))["values"] == {}
+    assert (await read_contact(admin, card["id"], operation=CONTACT))["values"] == {}
 
 
 async def test_several_bad_values_give_one_error_per_key(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "size", "INTEGER")
     await create_field(admin, category_id, "tier", "SELECT", options=OPTIONS)
     await create_field(admin, category_id, "since", "DATE")
     await create_field(admin, category_id, "name2", "TEXT")
-    await create_field(admin, category_id, "vatId", "TEXT", required=True)
+    await create_field(admin, category_id, "vatId", "TEXT", label="VAT number", required=True)
 
     errors = await create_errors(
         admin,
@@ -466,71 +421,81 @@ async def test_several_bad_values_give_one_error_per_key(admin: Api) -> None:
     assert "expected an integer" in by_key["size"]["message"]
     assert "'tin' is not one of the options" in by_key["tier"]["message"]
     assert "YYYY-MM-DD" in by_key["since"]["message"]
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
 
 # --- required, default, unique ---------------------------------------------------------------
 
 
 async def test_required_field_missing_on_create_is_refused(admin: Api) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "vatId", "TEXT", required=True)
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", "TEXT", label="VAT number", required=True)
 
     for values in ({}, {"vatId": None}):
         errors = await create_errors(admin, category_id, values)
         assert [(e["field"], e["code"]) for e in errors] == [(["values", "vatId"], "REQUIRED")]
         assert errors[0]["message"] == "VAT number is required"
-    assert await contact_rows(admin) == 0
+    assert await count_rows(admin, "contact") == 0
 
-    card = await create_contact(admin, category_id, {"vatId": "SE556"})
+    card = await create_contact(
+        admin, category_id, "Acme", {"vatId": "SE556"}, operation=CONTACT_CREATE
+    )
     assert card["values"] == {"vatId": "SE556"}
 
 
 async def test_default_value_is_applied_on_create_only(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "tier", "SELECT", options=OPTIONS, defaultValue="bronze")
     await create_field(admin, category_id, "size", "INTEGER", defaultValue=1)
 
-    defaulted = await create_contact(admin, category_id, {})
+    defaulted = await create_contact(admin, category_id, "Acme", {}, operation=CONTACT_CREATE)
     assert defaulted["values"] == {"tier": "bronze", "size": 1}
 
-    chosen = await create_contact(admin, category_id, {"tier": "gold", "size": 20})
+    chosen = await create_contact(
+        admin, category_id, "Acme", {"tier": "gold", "size": 20}, operation=CONTACT_CREATE
+    )
     assert chosen["values"] == {"tier": "gold", "size": 20}
 
     # Clearing a value later leaves it empty rather than bringing the default back.
     await admin.ok(CONTACT_UPDATE, {"input": {"id": defaulted["id"], "values": {"size": None}}})
-    assert (await read_contact(admin, defaulted["id"]))["values"] == {
+    assert (await read_contact(admin, defaulted["id"], operation=CONTACT))["values"] == {
         "tier": "bronze",
         "size": None,
     }
 
 
 async def test_required_field_with_a_default_needs_no_value(admin: Api) -> None:
-    category_id = await create_category(admin)
+    category_id = await new_category_id(admin)
     await create_field(admin, category_id, "size", "INTEGER", required=True, defaultValue=5)
-    card = await create_contact(admin, category_id, {})
+    card = await create_contact(admin, category_id, "Acme", {}, operation=CONTACT_CREATE)
     assert card["values"] == {"size": 5}
 
 
 async def test_unique_value_is_refused_on_a_second_card(admin: Api) -> None:
-    category_id = await create_category(admin)
-    await create_field(admin, category_id, "vatId", "TEXT", unique=True)
-    first = await create_contact(admin, category_id, {"vatId": "SE556"})
-    other = await create_contact(admin, category_id, {"vatId": "SE557"})
+    category_id = await new_category_id(admin)
+    await create_field(admin, category_id, "vatId", "TEXT", label="VAT number", unique=True)
+    first = await create_contact(
+        admin, category_id, "Acme", {"vatId": "SE556"}, operation=CONTACT_CREATE
+    )
+    other = await create_contact(
+        admin, category_id, "Acme", {"vatId": "SE557"}, operation=CONTACT_CREATE
+    )
 
     errors = await create_errors(admin, category_id, {"vatId": "SE556"})
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "vatId"], "DUPLICATE")]
     assert "Another card in Customers already has this VAT number" in errors[0]["message"]
-    assert await contact_rows(admin) == 2
+    assert await count_rows(admin, "contact") == 2
 
     errors = await admin.user_errors(
         CONTACT_UPDATE, {"input": {"id": other["id"], "values": {"vatId": "SE556"}}}
     )
     assert [(e["field"], e["code"]) for e in errors] == [(["values", "vatId"], "DUPLICATE")]
-    assert (await read_contact(admin, other["id"]))["values"] == {"vatId": "SE557"}
+    assert (await read_contact(admin, other["id"], operation=CONTACT))["values"] == {
+        "vatId": "SE557"
+    }
 
     # A card keeping its own value is no conflict, and another category may use the value.
     await admin.ok(CONTACT_UPDATE, {"input": {"id": first["id"], "values": {"vatId": "SE556"}}})
-    suppliers = await create_category(admin, "suppliers", "Suppliers")
-    await create_field(admin, suppliers, "vatId", "TEXT", unique=True)
-    await create_contact(admin, suppliers, {"vatId": "SE556"})
+    suppliers = await new_category_id(admin, "suppliers")
+    await create_field(admin, suppliers, "vatId", "TEXT", label="VAT number", unique=True)
+    await create_contact(admin, suppliers, "Acme", {"vatId": "SE556"}, operation=CONTACT_CREATE)
