@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import col
 
 from models.categories import FieldDefinition
@@ -20,6 +20,7 @@ from tests.helpers import (
     FIELD_CREATE,
     FIELD_UPDATE,
     contact_values,
+    count_rows,
     create_category,
     create_contact,
     create_field,
@@ -43,24 +44,18 @@ CONTACT_LINK = """mutation($i: ContactLinkInput!) { contactLink(input: $i) {
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def card_count(api: Api) -> int:
-    async with api.engine.connect() as connection:
-        count: int = (await connection.execute(text("SELECT count(*) FROM contact"))).scalar_one()
-    return count
-
-
 async def refused_value(
     api: Api, category_id: str, values: dict[str, Any], token: str | None = None
 ) -> dict[str, Any]:
     """The one userError of a contactCreate that must fail; nothing may have been written."""
-    before = await card_count(api)
+    before = await count_rows(api, "contact")
     errors = await api.user_errors(
         CONTACT_CREATE,
         {"input": {"categoryId": category_id, "name": "Refused", "values": values}},
         token=token,
     )
     assert len(errors) == 1, errors
-    assert await card_count(api) == before
+    assert await count_rows(api, "contact") == before
     return errors[0]
 
 

@@ -11,6 +11,7 @@ from tests.helpers import (
     FIELD_UPDATE,
     create_category,
     create_field,
+    my_id,
 )
 
 USER_UPDATE = """mutation($input: UserUpdateInput!) { userUpdate(input: $input) {
@@ -45,7 +46,7 @@ async def test_null_on_a_field_setting_that_cannot_be_empty_is_refused(
 
 @pytest.mark.parametrize("setting", ["name", "role", "active"])
 async def test_null_on_a_user_setting_is_refused(admin: Api, setting: str) -> None:
-    me = (await admin.ok("{ me { id } }"))["me"]["id"]
+    me = await my_id(admin)
     errors = await admin.user_errors(USER_UPDATE, {"input": {"id": me, setting: None}})
     assert [e["field"] for e in errors] == [[setting]]
     left_out = await admin.ok(USER_UPDATE, {"input": {"id": me}})
