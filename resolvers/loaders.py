@@ -1,5 +1,6 @@
 """DataLoaders: every relation the schema exposes is batched per request, never N+1."""
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
@@ -32,6 +33,20 @@ def _grouped(rows: Sequence[Any], keys: Sequence[int], attribute: str) -> list[l
     return [groups.get(key, []) for key in keys]
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose results several fields may wait for at once: when one of them is
+    cancelled (a sibling field failed), the others still get the result. A plain DataLoader
+    hands every caller the same future, which the first cancelled caller would cancel for all.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     """One set per operation (and afresh after each mutation), so caches never go stale.
 
@@ -60,11 +75,11 @@ class Loaders:
         self.user = self.by_id(User)
         self.category = self.by_id(Category)
         self.contact = self.by_id(Contact)
-        self.api_keys = DataLoader(load_api_keys)
-        self.fields = DataLoader(load_fields)
-        self.relations = DataLoader(load_relations)
-        self.persons = DataLoader(load_persons)
-        self.related = DataLoader(self._load_related, cache_key_fn=_related_key)
+        self.api_keys = SharedLoader(load_api_keys)
+        self.fields = SharedLoader(load_fields)
+        self.relations = SharedLoader(load_relations)
+        self.persons = SharedLoader(load_persons)
+        self.related = SharedLoader(self._load_related, cache_key_fn=_related_key)
 
     def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
         """The loader of `model` rows by primary key (None for a missing one)."""
@@ -74,7 +89,7 @@ class Loaders:
             async def load(ids: list[int]) -> list[M | None]:
                 return _by_id(await self._read(lambda s: rows_by_ids(s, model, ids)), ids)
 
-            loader = self._by_id[model] = DataLoader(load)
+            loader = self._by_id[model] = SharedLoader(load)
         return loader
 
     async def _load_related(

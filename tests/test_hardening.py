@@ -284,3 +284,42 @@ async def test_a_failing_field_leaves_the_session_usable_for_what_follows(admin:
         listing = "{ categories { fields { key } contacts(first: 101) { totalCount } } }"
         assert (await admin.errors(listing))[0]["extensions"]["code"] == "INVALID_PAGE"
         assert (await admin.ok("{ me { email } }"))["me"]["email"] == "ada@example.com"
+
+
+SHARED_LOADS = """query($id: ID!) {
+  one: contact(id: $id) { a: related(relation: "clients") { totalCount } }
+  other: contact(id: $id) {
+    b: related(relation: "clients") { totalCount }
+    bad: related(relation: "clients", first: 101) { totalCount } } }"""
+
+
+async def test_a_field_cancelled_by_its_sibling_leaves_shared_loads_to_the_others(
+    admin: Api,
+) -> None:
+    """Two fields wait for the same batched load; one is cancelled because its sibling failed.
+    The other still gets its answer."""
+    suppliers = await create_category(admin, "suppliers")
+    customers = await create_category(admin, "customers")
+    await admin.ok(
+        RELATION_CREATE,
+        {
+            "input": {
+                "key": "clients",
+                "name": "Clients",
+                "inverseKey": "vendor",
+                "inverseName": "Vendor",
+                "fromCategoryId": suppliers["id"],
+                "toCategoryId": customers["id"],
+            }
+        },
+    )
+    supplier = await create_contact(admin, suppliers["id"], "Parts & Co")
+    client = await create_contact(admin, customers["id"], "Client")
+    await admin.ok(
+        CONTACT_LINK,
+        {"input": {"relation": "clients", "fromId": supplier["id"], "toId": client["id"]}},
+    )
+    for _ in range(3):
+        body = await admin.post(SHARED_LOADS, {"id": supplier["id"]}, admin.admin_token)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_PAGE"]
+        assert body["data"] == {"one": {"a": {"totalCount": 1}}, "other": None}
