@@ -1,6 +1,7 @@
 """The GraphQL schema: one package per domain (types, inputs, operations), assembled here with
 the request limits."""
 
+import warnings
 from typing import Any
 
 import strawberry
@@ -22,6 +23,13 @@ from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.node import NodeQuery
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
+
+# When a field's error nulls its parent, graphql-core cancels the parent's other fields; one
+# cancelled before it started leaves its resolver's coroutine unawaited, which Python reports
+# when it collects it. Nothing is lost (that result is discarded anyway), so it is not news.
+warnings.filterwarnings(
+    "ignore", message=r"coroutine '.*_async_resolver' was never awaited", category=RuntimeWarning
+)
 
 # Distinct operation texts whose parsed and validated form is kept (clients send few).
 CACHED_DOCUMENTS = 512
