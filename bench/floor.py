@@ -186,7 +186,9 @@ async def _page(
     more = len(rows) > first
     rows = rows[:first]
     persons = await _persons(connection, [row.id for row in rows])
-    fp = fingerprint(category_id, [(SORT_KEY, True)] if filtered else [])
+    # As services/contact_query.py: the sort keys with their field types.
+    sort_type = next(f.type for f in fields if f.key == SORT_KEY) if filtered else None
+    fp = fingerprint(category_id, [(SORT_KEY, True, sort_type)] if filtered else [])
     cursors = [encode_cursor(fp, [row.sort_value, row.id]) for row in rows]
     return {
         "contacts": {
