@@ -4,11 +4,17 @@ Importing this package registers every table on `SQLModel.metadata`, which Alemb
 schema-equivalence test compare against.
 """
 
+from models.activity import ActivityEvent
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, ContactLink, Person
+from models.files import StoredFile
+from models.mail import OutboundMail
+from models.notes import Note
+from models.todos import Todo
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
 
 __all__ = [
+    "ActivityEvent",
     "ApiKey",
     "AuthSession",
     "Category",
@@ -18,7 +24,11 @@ __all__ = [
     "FieldDefinition",
     "Invitation",
     "LoginThrottle",
+    "Note",
+    "OutboundMail",
     "PasswordReset",
     "Person",
+    "StoredFile",
+    "Todo",
     "User",
 ]

@@ -35,7 +35,7 @@ class Context:
         self.resources = resources
         self.token = token
         self.client = client  # the network address the operation came from
-        self._database = OperationDatabase(resources.session_factory)
+        self._database = OperationDatabase(resources.session_factory, resources.signals)
         self._viewer: Viewer | None = None
         self._auth_error: AuthError | None = None
         self._authenticated = False

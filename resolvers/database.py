@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import WRITE_TRANSACTION
-from services.effects import Effect, run_effects, take_effects
+from services.effects import Effect, Signals, run_effects, take_effects, take_signals
 from services.errors import ErrorCode, Problem, UserFacingError
 from services.faults import Fault, fault_of
 
@@ -63,8 +63,9 @@ class OperationDatabase:
     the session is never left half-way for what comes next in the operation.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], signals: Signals) -> None:
         self._session_factory = session_factory
+        self._signals = signals
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self._finished = False
@@ -139,19 +140,20 @@ class OperationDatabase:
         propagates. A transaction that collided with another (a deadlock or serialization
         failure, which PostgreSQL undoes whole) runs again.
         """
-        outcome, effects = await _shielded(self._locked_attempts(work))
+        outcome, effects, topics = await _shielded(self._locked_attempts(work))
+        self._signals.emit(topics)
         await run_effects(effects)
         return outcome
 
     async def _locked_attempts(
         self, work: Callable[[AsyncSession], Awaitable[T]]
-    ) -> tuple[Outcome[T], list[Effect]]:
+    ) -> tuple[Outcome[T], list[Effect], set[str]]:
         async with self._lock:
             return await self._attempts(work)
 
     async def _attempts(
         self, work: Callable[[AsyncSession], Awaitable[T]]
-    ) -> tuple[Outcome[T], list[Effect]]:
+    ) -> tuple[Outcome[T], list[Effect], set[str]]:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return await self._attempt(work)
@@ -166,25 +168,27 @@ class OperationDatabase:
 
     async def _attempt(
         self, work: Callable[[AsyncSession], Awaitable[T]]
-    ) -> tuple[Outcome[T], list[Effect]]:
+    ) -> tuple[Outcome[T], list[Effect], set[str]]:
         session = self._current()
         committing = False
         try:
             if session.in_transaction():
                 await session.commit()  # end the read transaction of earlier fields
-            take_effects(session)  # none may be left over from an attempt that failed
+            # None may be left over from an attempt that failed.
+            take_effects(session)
+            take_signals(session)
             await session.connection(execution_options={WRITE_TRANSACTION: True})
             value = await work(session)
             committing = True
             await session.commit()
         except UserFacingError as exc:
             await self._roll_back(session)
-            return Outcome(problems=exc.problems), []
+            return Outcome(problems=exc.problems), [], set()
         except IntegrityError:
             # Services check keys and values first; a constraint firing anyway means a
             # concurrent request took the same key or value a moment earlier.
             await self._roll_back(session)
-            return Outcome(problems=[CONCURRENT_CHANGE]), []
+            return Outcome(problems=[CONCURRENT_CHANGE]), [], set()
         except Exception as exc:
             fault = fault_of(exc)
             await self._discard(fault)
@@ -196,12 +200,13 @@ class OperationDatabase:
         except BaseException:
             await self._discard(None)
             raise
-        return Outcome(value=value), take_effects(session)
+        return Outcome(value=value), take_effects(session), take_signals(session)
 
     @staticmethod
     async def _roll_back(session: AsyncSession) -> None:
         await session.rollback()
         take_effects(session)
+        take_signals(session)
 
 
 async def _shielded(work: Coroutine[Any, Any, T]) -> T:

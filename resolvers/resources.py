@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.db import create_engine, create_session_factory
+from services.effects import Signals
 from services.health import schema_head
 from services.passwords import PasswordHashing
 from services.settings import Settings
@@ -21,6 +22,7 @@ class Resources:
     session_factory: async_sessionmaker[AsyncSession]
     passwords: PasswordHashing
     schema_head: str  # the migration this release needs, for readiness
+    signals: Signals  # committed changes wake the workers listening here
 
 
 @asynccontextmanager
@@ -35,6 +37,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 concurrency=settings.password_concurrency, queue=settings.password_queue
             ),
             schema_head=schema_head(),
+            signals=Signals(),
         )
     finally:
         await engine.dispose()

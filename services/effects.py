@@ -9,6 +9,7 @@ and the effect only hurries along whoever delivers them.
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 Effect = Callable[[], Awaitable[None]]
 
 _PENDING = "crm.after_commit"
+_SIGNALS = "crm.signals"
 logger = logging.getLogger("crm")
 
 
@@ -36,3 +38,33 @@ async def run_effects(effects: list[Effect]) -> None:
             await effect()
         except Exception:  # the change is committed; a lost effect must not undo that
             logger.exception("An effect after commit failed: %r", effect)
+
+
+def signal_after_commit(session: AsyncSession, topic: str) -> None:
+    """Tell whoever listens to `topic` (the mail sender: "mail") that the transaction left work
+    for them, once it has committed. Services need not know who that is."""
+    session.info.setdefault(_SIGNALS, set()).add(topic)
+
+
+def take_signals(session: AsyncSession) -> set[str]:
+    topics: set[str] = session.info.pop(_SIGNALS, set())
+    return topics
+
+
+class Signals:
+    """Wakes the service's workers when a committed change gave them work. Each process has one
+    (a resource); a worker in another process finds the work when it next looks."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
+
+    def on(self, topic: str, listener: Callable[[], None]) -> None:
+        self._listeners[topic].append(listener)
+
+    def emit(self, topics: set[str]) -> None:
+        for topic in sorted(topics):
+            for listener in self._listeners.get(topic, []):
+                try:
+                    listener()
+                except Exception:  # a worker's wake-up must not fail the committed change
+                    logger.exception("Waking the listeners of %r failed", topic)

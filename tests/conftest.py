@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table)
 from models.db import create_engine
+from resolvers.resources import Resources
 from server import create_app
 from services import passwords
 from services.settings import Settings
@@ -154,6 +155,7 @@ class Api:
     client: httpx.AsyncClient
     engine: AsyncEngine
     counter: StatementCounter
+    resources: Resources
     admin_token: str = ""
 
     async def post(
@@ -262,7 +264,9 @@ async def api(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIte
         event.listen(engine.sync_engine, "before_cursor_execute", counter)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client=client, engine=engine, counter=counter)
+            yield Api(
+                client=client, engine=engine, counter=counter, resources=app.state.resources
+            )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import contacts
-from services.effects import after_commit
+from services.effects import after_commit, signal_after_commit
 from services.ids import decode_id
 from tests.conftest import Api
 from tests.helpers import CONTACT_UPDATE, create_category, create_contact
@@ -122,3 +122,23 @@ async def test_an_attempt_that_collided_leaves_no_effect_behind(
     monkeypatch.setattr(contacts, "update_contact", collide_once)
     await admin.ok(CONTACT_UPDATE, {"input": {"id": card["id"], "name": "Acme AB"}})
     assert ran == [2]
+
+
+async def test_a_signal_wakes_its_listeners_after_the_commit_only(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    woken: list[str] = []
+    admin.resources.signals.on("mail", lambda: woken.append("mail"))
+    real = contacts.update_contact
+
+    async def update_and_signal(session: AsyncSession, **kwargs: Any) -> Any:
+        signal_after_commit(session, "mail")
+        return await real(session, **kwargs)
+
+    monkeypatch.setattr(contacts, "update_contact", update_and_signal)
+    category = await create_category(admin, "customers")
+    card = await create_contact(admin, category["id"], "Acme")
+    await admin.user_errors(CONTACT_UPDATE, {"input": {"id": card["id"], "email": "broken"}})
+    assert woken == []
+    await admin.ok(CONTACT_UPDATE, {"input": {"id": card["id"], "name": "Acme AB"}})
+    assert woken == ["mail"]

@@ -1,0 +1,30 @@
+"""Files on a card: metadata here, the bytes in storage (a local folder or S3)."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class FileState(StrEnum):
+    PENDING = "PENDING"  # a direct upload was granted and is not confirmed yet
+    READY = "READY"
+
+
+class StoredFile(SQLModel, table=True):
+    __tablename__ = "stored_file"
+    __table_args__ = (Index("ix_stored_file_contact", "contact_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    name: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    sha256: str | None = Field(default=None, max_length=64)
+    storage_key: str = Field(max_length=500, unique=True)
+    state: str = Field(default=FileState.READY, max_length=8)
+    uploaded_by_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

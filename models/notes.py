@@ -1,0 +1,27 @@
+"""Notes written on a card."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, Text
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class NoteVisibility(StrEnum):
+    TEAM = "TEAM"
+    PRIVATE = "PRIVATE"  # its author's only
+
+
+class Note(SQLModel, table=True):
+    __table_args__ = (Index("ix_note_contact", "contact_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    author_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    body: str = Field(sa_type=Text)
+    visibility: str = Field(default=NoteVisibility.TEAM, max_length=8)
+    pinned: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
