@@ -4,6 +4,8 @@ import ipaddress
 import os
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +38,21 @@ def _networks(value: Any) -> list[IPNetwork]:
         raise ValueError(f"must list IP addresses or networks such as 10.0.0.0/8: {exc}") from None
 
 
+def _check_public_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) address such as https://crm.example.com")
+    return url.rstrip("/")
+
+
+def _check_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone such as Europe/Stockholm") from None
+    return name
+
+
 def _half_the_cpus() -> int:
     # Password hashing may keep half the cores busy; the rest serve everything else.
     return max(1, (os.cpu_count() or 2) // 2)
@@ -66,6 +83,11 @@ class Settings(BaseSettings):
     )
     password_concurrency: int = Field(default_factory=_half_the_cpus, ge=1, le=64)
     password_queue: int = Field(default=10, ge=0, le=10_000)
+
+    # Links in mails and download links point here.
+    public_url: Annotated[str, AfterValidator(_check_public_url)] = "http://127.0.0.1:8000"
+    # Days (a to-do due on a date, the daily digest) begin and end in this time zone.
+    time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     password_min_length: int = Field(default=10, ge=8, le=128)
 
     max_query_depth: int = Field(default=12, ge=2)
