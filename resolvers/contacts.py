@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.contacts import Contact, Person
 from resolvers.context import Context
 from resolvers.database import Outcome
+from resolvers.loaders import ActivityShape, RelatedShape
 from services import contact_query, contacts
+from services.activity import ActivityPage
 from services.contact_query import ContactCondition, ContactPage, Ordering, RelatedPage
 from services.contacts import find_direction
 from services.errors import BadRequestError, UserFacingError
@@ -65,8 +67,17 @@ async def related_page(
         raise BadRequestError(
             f"Cards of this category have no relation called {relation!r}", "UNKNOWN_RELATION"
         )
-    page: RelatedPage = await ctx.loaders.related.load((direction, contact.id, size, after))
-    return page
+    return await ctx.loaders.related.load((contact.id, RelatedShape(direction, size, after)))
+
+
+async def activity_page(
+    ctx: Context, contact: Contact, *, first: int | None, after: str | None
+) -> ActivityPage:
+    """One page of the card's history, newest first, as the viewer may see it."""
+    assert contact.id is not None
+    size = PageRequest(first=first, after=after).checked(ctx.settings.max_page_size).size
+    shape = ActivityShape(await ctx.require(), size, after)
+    return await ctx.loaders.activity.load((contact.id, shape))
 
 
 async def contact(ctx: Context, *, id: str) -> Contact | None:
@@ -99,10 +110,12 @@ async def update_contact(
     values: Any,
     expected_version: int | None,
 ) -> Outcome[Contact]:
+    viewer = await ctx.require()
     contact_id = decode_id(id, "Contact")
     return await ctx.mutate(
         lambda s: contacts.update_contact(
             s,
+            actor_id=viewer.id,
             contact_id=contact_id,
             details=details,
             values=values,
@@ -112,29 +125,41 @@ async def update_contact(
 
 
 async def set_contact_deleted(ctx: Context, *, id: str, deleted: bool) -> Outcome[Contact]:
+    viewer = await ctx.require()
     contact_id = decode_id(id, "Contact")
     return await ctx.mutate(
-        lambda s: contacts.set_contact_deleted(s, contact_id=contact_id, deleted=deleted)
+        lambda s: contacts.set_contact_deleted(
+            s, actor_id=viewer.id, contact_id=contact_id, deleted=deleted
+        )
     )
 
 
 async def create_person(
     ctx: Context, *, contact_id: str, details: Mapping[str, Any]
 ) -> Outcome[Person]:
+    viewer = await ctx.require()
     card = decode_id(contact_id, "Contact")
-    return await ctx.mutate(lambda s: contacts.create_person(s, contact_id=card, details=details))
+    return await ctx.mutate(
+        lambda s: contacts.create_person(s, actor_id=viewer.id, contact_id=card, details=details)
+    )
 
 
 async def update_person(ctx: Context, *, id: str, details: Mapping[str, Any]) -> Outcome[Person]:
+    viewer = await ctx.require()
     person_id = decode_id(id, "Person")
     return await ctx.mutate(
-        lambda s: contacts.update_person(s, person_id=person_id, details=details)
+        lambda s: contacts.update_person(
+            s, actor_id=viewer.id, person_id=person_id, details=details
+        )
     )
 
 
 async def delete_person(ctx: Context, *, id: str) -> Outcome[Person]:
+    viewer = await ctx.require()
     person_id = decode_id(id, "Person")
-    return await ctx.mutate(lambda s: contacts.delete_person(s, person_id=person_id))
+    return await ctx.mutate(
+        lambda s: contacts.delete_person(s, actor_id=viewer.id, person_id=person_id)
+    )
 
 
 async def link(
@@ -151,7 +176,7 @@ async def link(
             )
         else:
             await contacts.unlink_contacts(
-                session, relation_name=relation, from_id=source, to_id=target
+                session, actor_id=viewer.id, relation_name=relation, from_id=source, to_id=target
             )
         return (
             await contacts.get_contact(session, source),

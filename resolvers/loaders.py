@@ -3,7 +3,9 @@
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -12,11 +14,16 @@ from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, Person
 from models.users import ApiKey, User
 from services import auth, categories, contacts
+from services.activity import ActivityPage, contact_activity
+from services.auth import Viewer
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
 from services.rows import Identified, rows_by_ids
 
 M = TypeVar("M", bound=Identified)
+S = TypeVar("S", bound=Hashable)
+P = TypeVar("P")
+S_in = TypeVar("S_in", bound=Hashable, contravariant=True)
 
 Reader = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
 
@@ -35,6 +42,14 @@ def _grouped(rows: Sequence[Any], keys: Sequence[int], attribute: str) -> list[l
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+
+class PageFetch(Protocol[S_in, P]):
+    """Fetches one page for each of many owners in one go."""
+
+    def __call__(
+        self, session: AsyncSession, *, shape: S_in, owner_ids: list[int]
+    ) -> Awaitable[dict[int, P]]: ...
 
 
 class SharedLoader(DataLoader[K, V]):
@@ -79,7 +94,12 @@ class Loaders:
         self.fields = SharedLoader(load_fields)
         self.relations = SharedLoader(load_relations)
         self.persons = SharedLoader(load_persons)
-        self.related = SharedLoader(self._load_related, cache_key_fn=_related_key)
+        self.related: SharedLoader[tuple[int, RelatedShape], RelatedPage] = self.pages(
+            _related_pages
+        )
+        self.activity: SharedLoader[tuple[int, ActivityShape], ActivityPage] = self.pages(
+            _activity_pages
+        )
 
     def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
         """The loader of `model` rows by primary key (None for a missing one)."""
@@ -92,40 +112,64 @@ class Loaders:
             loader = self._by_id[model] = SharedLoader(load)
         return loader
 
-    async def _load_related(
-        self, keys: list[tuple[Direction, int, int, str | None]]
-    ) -> list[RelatedPage]:
-        """Keys are (direction, contact id, first, after); one query per distinct page shape."""
-        shapes: dict[tuple[int | None, bool, int, str | None], list[int]] = defaultdict(list)
-        directions: dict[tuple[int | None, bool, int, str | None], Direction] = {}
-        for direction, contact_id, first, after in keys:
-            shape = (direction.relation.id, direction.forward, first, after)
-            shapes[shape].append(contact_id)
-            directions[shape] = direction
-        results: dict[tuple[Any, ...], RelatedPage] = {}
-        for shape, contact_ids in shapes.items():
-            pages = await self._read(
-                _related_pages(directions[shape], contact_ids, shape[2], shape[3])
-            )
-            for contact_id, page in pages.items():
-                results[(*shape, contact_id)] = page
-        return [
-            results[(d.relation.id, d.forward, first, after, contact_id)]
-            for d, contact_id, first, after in keys
-        ]
+    def pages(self, fetch: PageFetch[S, P]) -> "SharedLoader[tuple[int, S], P]":
+        """A loader of one page per owner (a card): keys are (owner id, shape), where the
+        shape says which page (its size, cursor, filters, who asks). One call of `fetch` for
+        all the owners that ask for the same shape, so a list of cards costs one statement."""
+
+        async def load(keys: list[tuple[int, S]]) -> list[P]:
+            owners: dict[S, list[int]] = defaultdict(list)
+            for owner, shape in keys:
+                owners[shape].append(owner)
+            found: dict[tuple[int, S], P] = {}
+            for shape, ids in owners.items():
+                pages = await self._read(partial(fetch, shape=shape, owner_ids=ids))
+                found.update(((owner, shape), page) for owner, page in pages.items())
+            return [found[key] for key in keys]
+
+        return SharedLoader(load)
 
 
-def _related_pages(
-    direction: Direction, contact_ids: list[int], first: int, after: str | None
-) -> Callable[[AsyncSession], Awaitable[dict[int, RelatedPage]]]:
-    async def load(session: AsyncSession) -> dict[int, RelatedPage]:
-        return await related_contacts(
-            session, direction=direction, contact_ids=contact_ids, first=first, after=after
-        )
+@dataclass(frozen=True)
+class RelatedShape:
+    direction: Direction
+    first: int
+    after: str | None
 
-    return load
+    def __hash__(self) -> int:
+        relation = self.direction.relation
+        return hash((relation.id, self.direction.forward, self.first, self.after))
 
 
-def _related_key(key: tuple[Direction, int, int, str | None]) -> Hashable:
-    direction, contact_id, first, after = key
-    return (direction.relation.id, direction.forward, contact_id, first, after)
+async def _related_pages(
+    session: AsyncSession, *, shape: RelatedShape, owner_ids: list[int]
+) -> dict[int, RelatedPage]:
+    return await related_contacts(
+        session,
+        direction=shape.direction,
+        contact_ids=owner_ids,
+        first=shape.first,
+        after=shape.after,
+    )
+
+
+@dataclass(frozen=True)
+class ActivityShape:
+    viewer: Viewer
+    first: int
+    after: str | None
+
+    def __hash__(self) -> int:
+        return hash((self.viewer.id, self.first, self.after))
+
+
+async def _activity_pages(
+    session: AsyncSession, *, shape: ActivityShape, owner_ids: list[int]
+) -> dict[int, ActivityPage]:
+    return await contact_activity(
+        session,
+        viewer=shape.viewer,
+        contact_ids=owner_ids,
+        first=shape.first,
+        after=shape.after,
+    )

@@ -82,6 +82,15 @@ async def record(
     return event
 
 
+def stream_cursor(event: ActivityEvent) -> str:
+    """Where an event stands in the order a live reader follows: (tx, id)."""
+    return encode_cursor(fingerprint("activity-stream"), [event.tx, event.id])
+
+
+def may_see(viewer: Viewer, event: ActivityEvent) -> bool:
+    return event.visible_to_id is None or event.visible_to_id == viewer.id
+
+
 def _visible(viewer: Viewer) -> Any:
     return or_(
         col(ActivityEvent.visible_to_id).is_(None), col(ActivityEvent.visible_to_id) == viewer.id

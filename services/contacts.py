@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.activity import ActivityKind
 from models.categories import (
     Category,
     CategoryRelation,
@@ -20,7 +21,15 @@ from models.categories import (
 from models.contacts import Contact, ContactLink, Person
 from models.types import utcnow
 from models.users import User
+from services.activity import Change, record
 from services.auth import Viewer
+from services.card_history import (
+    card_changes,
+    card_snapshot,
+    person_changes,
+    person_name,
+    person_snapshot,
+)
 from services.categories import fields_of, relations_of
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
@@ -333,37 +342,61 @@ async def create_contact(
                 ]
             ) from None
     await session.flush()
+    await record(
+        session,
+        ActivityKind.CONTACT_CREATED,
+        actor_id=viewer.id,
+        contact_id=contact.id,
+        subject=("Contact", contact.id),
+        details={"name": contact.name},
+    )
     return contact
 
 
 async def update_contact(
     session: AsyncSession,
     *,
+    actor_id: int,
     contact_id: int,
     details: Mapping[str, Any],
     values: Mapping[str, Any] | None,
     expected_version: int | None = None,
 ) -> Contact:
     """Change details and values; with `expected_version`, only if nobody changed the card
-    since the client read that version."""
+    since the client read that version. A change is a new version and an entry in the card's
+    history naming each field before and after; an update that changes nothing is neither."""
     contact, shape = await _writable_contact(session, contact_id)
     _check_version(contact, expected_version)
     if contact.deleted_at is not None:
         raise UserFacingError.one(
             "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["id"]
         )
+    before = card_snapshot(contact)
     _apply_details(contact, details)
     if values is not None:
         contact.custom_values = await merge_values(
             session, shape, contact.custom_values, values, creating=False
         )
+    changes = card_changes(before, contact, shape.active)
+    if not changes:
+        return contact
     contact.search_text = contact_search_text(contact, shape.fields)
     contact.touch()
     await _flush_checking_unique(session, shape)
+    await record(
+        session,
+        ActivityKind.CONTACT_UPDATED,
+        actor_id=actor_id,
+        contact_id=contact_id,
+        subject=("Contact", contact_id),
+        changes=changes,
+    )
     return contact
 
 
-async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted: bool) -> Contact:
+async def set_contact_deleted(
+    session: AsyncSession, *, actor_id: int, contact_id: int, deleted: bool
+) -> Contact:
     """Soft delete, or restore (which fails if a unique value was taken in the meantime)."""
     contact, shape = await _writable_contact(session, contact_id)
     if deleted == (contact.deleted_at is not None):
@@ -371,6 +404,13 @@ async def set_contact_deleted(session: AsyncSession, *, contact_id: int, deleted
     contact.deleted_at = utcnow() if deleted else None
     contact.touch()
     await _flush_checking_unique(session, shape)
+    await record(
+        session,
+        ActivityKind.CONTACT_DELETED if deleted else ActivityKind.CONTACT_RESTORED,
+        actor_id=actor_id,
+        contact_id=contact_id,
+        subject=("Contact", contact_id),
+    )
     return contact
 
 
@@ -396,7 +436,7 @@ def _apply_person(person: Person, details: Mapping[str, Any]) -> None:
 
 
 async def create_person(
-    session: AsyncSession, *, contact_id: int, details: Mapping[str, Any]
+    session: AsyncSession, *, actor_id: int, contact_id: int, details: Mapping[str, Any]
 ) -> Person:
     # Locked: persons are counted and numbered from the card's current ones.
     contact = await lock_contact(session, contact_id, "contactId")
@@ -418,7 +458,26 @@ async def create_person(
     person = _add_person(session, contact, (last or 0) + 1, details)
     contact.touch()
     await session.flush()
+    await _record_person(session, ActivityKind.PERSON_ADDED, actor_id, person)
     return person
+
+
+async def _record_person(
+    session: AsyncSession,
+    kind: ActivityKind,
+    actor_id: int,
+    person: Person,
+    changes: Sequence[Change] = (),
+) -> None:
+    await record(
+        session,
+        kind,
+        actor_id=actor_id,
+        contact_id=person.contact_id,
+        subject=("Person", person.id),
+        changes=changes,
+        details={"name": person_name(person)},
+    )
 
 
 def _add_person(
@@ -449,19 +508,23 @@ async def _editable_person(session: AsyncSession, person_id: int) -> Person:
 
 
 async def update_person(
-    session: AsyncSession, *, person_id: int, details: Mapping[str, Any]
+    session: AsyncSession, *, actor_id: int, person_id: int, details: Mapping[str, Any]
 ) -> Person:
     person = await _editable_person(session, person_id)
+    before = person_snapshot(person)
     _apply_person(person, details)
     person.updated_at = utcnow()
     await session.flush()
+    if changes := person_changes(before, person):
+        await _record_person(session, ActivityKind.PERSON_UPDATED, actor_id, person, changes)
     return person
 
 
-async def delete_person(session: AsyncSession, *, person_id: int) -> Person:
+async def delete_person(session: AsyncSession, *, actor_id: int, person_id: int) -> Person:
     person = await _editable_person(session, person_id)
     await session.delete(person)
     await session.flush()
+    await _record_person(session, ActivityKind.PERSON_REMOVED, actor_id, person)
     return person
 
 
@@ -576,7 +639,33 @@ async def link_contacts(
             code=ErrorCode.CONFLICT,
             field=["toId" if direction.forward else "fromId"],
         ) from None
+    await _record_link(session, ActivityKind.CONTACT_LINKED, viewer.id, direction, from_id, to_id)
     return link
+
+
+async def _record_link(
+    session: AsyncSession,
+    kind: ActivityKind,
+    actor_id: int,
+    direction: Direction,
+    from_id: int,
+    to_id: int,
+) -> None:
+    """An entry in the history of both cards, each naming the relation as seen from it."""
+    relation = direction.relation
+    ends = ((from_id, to_id, direction.forward), (to_id, from_id, not direction.forward))
+    for contact_id, other_id, forward in ends:
+        await record(
+            session,
+            kind,
+            actor_id=actor_id,
+            contact_id=contact_id,
+            subject=("Contact", other_id),
+            details={
+                "relation": relation.key if forward else relation.inverse_key,
+                "relationName": relation.name if forward else relation.inverse_name,
+            },
+        )
 
 
 async def _drop_link_to_deleted_parent(
@@ -594,7 +683,7 @@ async def _drop_link_to_deleted_parent(
 
 
 async def unlink_contacts(
-    session: AsyncSession, *, relation_name: str, from_id: int, to_id: int
+    session: AsyncSession, *, actor_id: int, relation_name: str, from_id: int, to_id: int
 ) -> None:
     direction, parent_id, child_id = await _link_ends(session, relation_name, from_id, to_id)
     result = await session.execute(
@@ -608,3 +697,4 @@ async def unlink_contacts(
         raise UserFacingError.one(
             "The cards are not linked", code=ErrorCode.NOT_FOUND, field=["toId"]
         )
+    await _record_link(session, ActivityKind.CONTACT_UNLINKED, actor_id, direction, from_id, to_id)

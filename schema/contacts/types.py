@@ -10,6 +10,7 @@ from models.contacts import Contact as ContactModel
 from models.contacts import Person as PersonModel
 from resolvers import contacts as resolve
 from schema import cost
+from schema.activity.types import ActivityConnection
 from schema.common import Info, Node, PageInfo, existing, node_type
 from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
 from schema.node import resolve_node, visible
@@ -157,6 +158,16 @@ class Contact(Node):
             info.context, self._model, relation=relation, first=first, after=after
         )
         return ContactConnection.of_page(page)
+
+    @strawberry.field(
+        description="The card's history, newest first: every change with who made it and when.",
+        metadata=cost.page(),
+    )
+    async def activity(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ActivityConnection:
+        page = await resolve.activity_page(info.context, self._model, first=first, after=after)
+        return ActivityConnection.of_page(page)
 
     @strawberry.field(description="Null when unknown, or deactivated and you are not an admin.")
     async def created_by(self, info: Info) -> User | None:

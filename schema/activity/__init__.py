@@ -1,0 +1,1 @@
+"""The history of cards as the API shows it."""
