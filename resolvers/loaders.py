@@ -18,6 +18,7 @@ from services.activity import ActivityPage, contact_activity
 from services.auth import Viewer
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
+from services.notes import NotePage, notes_of
 from services.rows import Identified, rows_by_ids
 
 M = TypeVar("M", bound=Identified)
@@ -100,6 +101,7 @@ class Loaders:
         self.activity: SharedLoader[tuple[int, ActivityShape], ActivityPage] = self.pages(
             _activity_pages
         )
+        self.notes: SharedLoader[tuple[int, NotesShape], NotePage] = self.pages(_notes_pages)
 
     def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
         """The loader of `model` rows by primary key (None for a missing one)."""
@@ -172,4 +174,22 @@ async def _activity_pages(
         contact_ids=owner_ids,
         first=shape.first,
         after=shape.after,
+    )
+
+
+@dataclass(frozen=True)
+class NotesShape:
+    viewer: Viewer
+    first: int
+    after: str | None
+
+    def __hash__(self) -> int:
+        return hash((self.viewer.id, self.first, self.after))
+
+
+async def _notes_pages(
+    session: AsyncSession, *, shape: NotesShape, owner_ids: list[int]
+) -> dict[int, NotePage]:
+    return await notes_of(
+        session, viewer=shape.viewer, contact_ids=owner_ids, first=shape.first, after=shape.after
     )

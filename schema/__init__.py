@@ -21,6 +21,7 @@ from schema.contacts.operations import ContactMutation, ContactQuery
 from schema.cost import cost_rule
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.node import NodeQuery
+from schema.notes.operations import NoteMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
 
@@ -36,7 +37,7 @@ CACHED_DOCUMENTS = 512
 
 
 Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery))
-Mutation = merge_types("Mutation", (UserMutation, CategoryMutation, ContactMutation))
+Mutation = merge_types("Mutation", (UserMutation, CategoryMutation, ContactMutation, NoteMutation))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -9,11 +9,13 @@ from strawberry.scalars import JSON
 from models.contacts import Contact as ContactModel
 from models.contacts import Person as PersonModel
 from resolvers import contacts as resolve
+from resolvers import notes as note_resolvers
 from schema import cost
 from schema.activity.types import ActivityConnection
 from schema.common import Info, Node, PageInfo, existing, node_type
 from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
 from schema.node import resolve_node, visible
+from schema.notes.types import NoteConnection
 from schema.users.types import User
 from services.contact_query import ContactPage, RelatedPage
 from services.ids import encode_id
@@ -158,6 +160,15 @@ class Contact(Node):
             info.context, self._model, relation=relation, first=first, after=after
         )
         return ContactConnection.of_page(page)
+
+    @strawberry.field(
+        description="Notes you may see: pinned first, then newest first.", metadata=cost.page()
+    )
+    async def notes(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> NoteConnection:
+        page = await note_resolvers.notes_page(info.context, self._model, first=first, after=after)
+        return NoteConnection.of_page(page)
 
     @strawberry.field(
         description="The card's history, newest first: every change with who made it and when.",

@@ -1,0 +1,1 @@
+"""Notes on cards: types, inputs and payloads, and the operations."""
