@@ -10,6 +10,7 @@ from models.contacts import Contact, ContactLink, Person
 from models.files import StoredFile
 from models.mail import OutboundMail
 from models.notes import Note
+from models.secrets import ServiceSecret
 from models.todos import Todo
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
 
@@ -28,6 +29,7 @@ __all__ = [
     "OutboundMail",
     "PasswordReset",
     "Person",
+    "ServiceSecret",
     "StoredFile",
     "Todo",
     "User",

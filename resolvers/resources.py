@@ -13,6 +13,8 @@ from services.effects import Signals
 from services.health import schema_head
 from services.passwords import PasswordHashing
 from services.settings import Settings
+from services.storage import Storage, connect_storage
+from services.storage.links import DownloadLinks
 
 
 @dataclass(frozen=True)
@@ -23,11 +25,14 @@ class Resources:
     passwords: PasswordHashing
     schema_head: str  # the migration this release needs, for readiness
     signals: Signals  # committed changes wake the workers listening here
+    storage: Storage  # the contents of files: a local folder or S3
+    links: DownloadLinks  # signs and checks download links
 
 
 @asynccontextmanager
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    storage = await connect_storage(settings)
     try:
         yield Resources(
             settings=settings,
@@ -38,6 +43,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             ),
             schema_head=schema_head(),
             signals=Signals(),
+            storage=storage,
+            links=DownloadLinks(settings, engine),
         )
     finally:
+        await storage.close()
         await engine.dispose()

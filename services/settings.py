@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
@@ -53,6 +53,33 @@ def _check_time_zone(name: str) -> str:
     return name
 
 
+def _check_storage_url(url: str) -> str:
+    """`file:<folder>`, a plain folder, or `s3://bucket/prefix`."""
+    if url.startswith("s3://"):
+        bucket = url.removeprefix("s3://").split("/", 1)[0]
+        if not bucket:
+            raise ValueError("must name a bucket, as in s3://my-bucket/crm-files")
+        return url
+    if "://" in url:
+        raise ValueError("must be a folder (file:./var/files) or s3://bucket/prefix")
+    if not url.removeprefix("file:").strip():
+        raise ValueError("must name a folder, as in file:./var/files")
+    return url
+
+
+def _check_endpoint_url(url: str | None) -> str | None:
+    return None if url is None else _check_public_url(url)
+
+
+def _check_secret_key(key: SecretStr | None) -> SecretStr | None:
+    if key is not None and len(key.get_secret_value()) < 32:
+        raise ValueError(
+            "must be at least 32 characters, for example from "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return key
+
+
 def _half_the_cpus() -> int:
     # Password hashing may keep half the cores busy; the rest serve everything else.
     return max(1, (os.cpu_count() or 2) // 2)
@@ -89,6 +116,16 @@ class Settings(BaseSettings):
     # Days (a to-do due on a date, the daily digest) begin and end in this time zone.
     time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     password_min_length: int = Field(default=10, ge=8, le=128)
+
+    # Files: where their contents live, how large one may be, how long a download link lasts.
+    storage_url: Annotated[str, AfterValidator(_check_storage_url)] = "file:./var/files"
+    s3_endpoint_url: Annotated[str | None, AfterValidator(_check_endpoint_url)] = None
+    # At most 2 GiB - 1: sizes are GraphQL Ints.
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1, le=2**31 - 1)
+    # S3 presigns for at most 7 days.
+    download_url_ttl_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    # Signs download links; without it every worker reads one kept in the database.
+    secret_key: Annotated[SecretStr | None, AfterValidator(_check_secret_key)] = None
 
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=4000, ge=50)
