@@ -25,7 +25,13 @@ from sqlmodel import col
 from models.activity import ActivityEvent, ActivityKind
 from services.auth import Viewer
 from services.locks import is_postgresql
-from services.pagination import SortKey, decode_cursor, encode_cursor, fingerprint
+from services.pagination import (
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    first_rows_per_owner,
+)
 
 CURRENT_TRANSACTION = text("SELECT pg_current_xact_id()::text::bigint")
 
@@ -121,25 +127,16 @@ async def contact_activity(
     if after is not None:
         (older_than,) = decode_cursor(after, fp, [SortKey(col(ActivityEvent.id), kind=int)])
     seen = [col(ActivityEvent.contact_id).in_(contact_ids), _visible(viewer)]
-    listed = [*seen] if older_than is None else [*seen, col(ActivityEvent.id) < older_than]
-    numbered = (
-        select(
-            col(ActivityEvent.id).label("event_id"),
-            func.row_number()
-            .over(
-                partition_by=col(ActivityEvent.contact_id),
-                order_by=col(ActivityEvent.id).desc(),
-            )
-            .label("rank"),
-        )
-        .where(*listed)
-        .subquery()
-    )
+    older = [] if older_than is None else [col(ActivityEvent.id) < older_than]
     rows = await session.execute(
-        select(ActivityEvent)
-        .join(numbered, numbered.c.event_id == col(ActivityEvent.id))
-        .where(numbered.c.rank <= first + 1)
-        .order_by(col(ActivityEvent.contact_id), col(ActivityEvent.id).desc())
+        first_rows_per_owner(
+            ActivityEvent,
+            col(ActivityEvent.contact_id),
+            contact_ids,
+            [_visible(viewer), *older],
+            [col(ActivityEvent.id).desc()],
+            first + 1,
+        )
     )
     totals = dict(
         (

@@ -23,7 +23,15 @@ from services.activity import record
 from services.auth import Viewer
 from services.contacts import lock_contact
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
-from services.pagination import SortKey, after_condition, decode_cursor, encode_cursor, fingerprint
+from services.pagination import (
+    SortKey,
+    after_condition,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    first_rows_per_owner,
+    order_by,
+)
 
 MAX_BODY_LENGTH = 20_000
 
@@ -180,33 +188,20 @@ async def notes_of(
     one statement for the pages of all the cards, one for their totals."""
     fp = fingerprint("notes")
     seen = [col(Note.contact_id).in_(contact_ids), _visible(viewer)]
-    listed = list(seen)
+    after_cursor = []
     if after is not None:
-        listed.append(
+        after_cursor.append(
             after_condition(NOTE_ORDER, decode_cursor(after, fp, NOTE_ORDER), reverse=False)
         )
-    numbered = (
-        select(
-            col(Note.id).label("note_id"),
-            func.row_number()
-            .over(
-                partition_by=col(Note.contact_id),
-                order_by=[
-                    col(Note.pinned).desc(),
-                    col(Note.created_at).desc(),
-                    col(Note.id).desc(),
-                ],
-            )
-            .label("rank"),
-        )
-        .where(*listed)
-        .subquery()
-    )
     rows = await session.execute(
-        select(Note)
-        .join(numbered, numbered.c.note_id == col(Note.id))
-        .where(numbered.c.rank <= first + 1)
-        .order_by(col(Note.contact_id), numbered.c.rank)
+        first_rows_per_owner(
+            Note,
+            col(Note.contact_id),
+            contact_ids,
+            [_visible(viewer), *after_cursor],
+            order_by(NOTE_ORDER, reverse=False, dialect=(await session.connection()).dialect.name),
+            first + 1,
+        )
     )
     totals = dict(
         (

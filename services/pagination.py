@@ -17,16 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, false, literal, or_, tuple_
-from sqlalchemy.orm import Mapped
+from sqlalchemy import Select, and_, false, literal, or_, select, tuple_, union_all
+from sqlalchemy.orm import Mapped, aliased
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from services.errors import BadRequestError
 from services.ids import MAX_PRIMARY_KEY
 
 DEFAULT_PAGE_SIZE = 20
+M = TypeVar("M")
 # Far above the longest cursor a page can produce (five text sort values of up to 2,048
 # characters each), far below what would cost noticeable work to refuse.
 MAX_CURSOR_LENGTH = 100_000
@@ -236,3 +237,24 @@ def _beyond(key: SortKey, value: Any, descending: bool) -> ColumnElement[bool]:
         return or_(before, expression.is_(None)) if key.nullable else before
     after: ColumnElement[bool] = expression > _bound(key, value)
     return after
+
+
+def first_rows_per_owner(
+    model: type[M],
+    owner: ColumnElement[Any] | Mapped[Any],
+    owner_ids: Sequence[int],
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[UnaryExpression[Any]],
+    limit: int,
+) -> Select[M]:
+    """The first `limit` rows of each owner (a card), in one statement: a UNION ALL of one
+    small query per owner, each walking the owner's index and stopping at `limit`. (A window
+    function over all owners' rows would number every row of a card with thousands.)"""
+    table = cast(Any, model).__table__
+    branches = [
+        select(table).where(owner == owner_id, *where).order_by(*order).limit(limit)
+        for owner_id in owner_ids
+    ]
+    # Each branch in a subquery of its own: SQLite takes ORDER BY and LIMIT only there.
+    combined = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
+    return select(aliased(model, combined))
