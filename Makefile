@@ -53,6 +53,7 @@ test: lint typecheck schema-check
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.contacts
 	$(BIN)/python -m bench.sign_in_flood
+	$(BIN)/python -m bench.activity
 
 # Rebuild GraphiQL's committed assets from graphiql/package-lock.json (needs Node 20+).
 graphiql:
