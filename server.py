@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from resolvers.context import Context
 from resolvers.resources import Resources, open_resources
 from schema import build_schema
+from schema.downloads import download_routes
 from schema.graphiql import graphiql_routes
 from schema.http import GraphQLHTTP
+from schema.uploads import is_multipart
 from services.auth import token_from_authorization
 from services.health import readiness
 from services.listening import listen_problem
@@ -28,6 +30,8 @@ from services.settings import Settings, SettingsError, get_settings
 logger = logging.getLogger("crm")
 
 MAX_REQUEST_BYTES = 1024 * 1024
+# A multipart request carries files of up to CRM_MAX_UPLOAD_BYTES, plus its operations.
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
 
 def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
@@ -55,19 +59,24 @@ def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over a limit (413) before they are read into memory."""
+    """Refuse request bodies over a limit (413) before they are read into memory. Multipart
+    requests (files, streamed to storage) have a limit of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, multipart_max_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_max_bytes = max(multipart_max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        multipart = is_multipart(headers.get(b"content-type", b"").decode("latin-1"))
+        limit = self.multipart_max_bytes if multipart else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         seen = 0
 
@@ -75,14 +84,14 @@ class BodySizeLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _BodyTooLargeError
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLargeError:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 class _BodyTooLargeError(Exception):
@@ -128,10 +137,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *graphiql_routes(settings.graphiql),
+            *download_routes(),
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=MAX_REQUEST_BYTES,
+        multipart_max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
     return app
 
 

@@ -18,6 +18,7 @@ from services.activity import ActivityPage, contact_activity
 from services.auth import Viewer
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
+from services.files import FilePage, files_of
 from services.notes import NotePage, notes_of
 from services.rows import Identified, rows_by_ids
 
@@ -102,6 +103,7 @@ class Loaders:
             _activity_pages
         )
         self.notes: SharedLoader[tuple[int, NotesShape], NotePage] = self.pages(_notes_pages)
+        self.files: SharedLoader[tuple[int, FilesShape], FilePage] = self.pages(_files_pages)
 
     def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
         """The loader of `model` rows by primary key (None for a missing one)."""
@@ -193,3 +195,15 @@ async def _notes_pages(
     return await notes_of(
         session, viewer=shape.viewer, contact_ids=owner_ids, first=shape.first, after=shape.after
     )
+
+
+@dataclass(frozen=True)
+class FilesShape:
+    first: int
+    after: str | None
+
+
+async def _files_pages(
+    session: AsyncSession, *, shape: FilesShape, owner_ids: list[int]
+) -> dict[int, FilePage]:
+    return await files_of(session, contact_ids=owner_ids, first=shape.first, after=shape.after)

@@ -14,11 +14,14 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.categories.operations import CategoryMutation, CategoryQuery
 from schema.contacts.operations import ContactMutation, ContactQuery
 from schema.cost import cost_rule
+from schema.files.inputs import SCALARS
+from schema.files.operations import FileMutation
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
@@ -37,7 +40,9 @@ CACHED_DOCUMENTS = 512
 
 
 Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery))
-Mutation = merge_types("Mutation", (UserMutation, CategoryMutation, ContactMutation, NoteMutation))
+Mutation = merge_types(
+    "Mutation", (UserMutation, CategoryMutation, ContactMutation, NoteMutation, FileMutation)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -57,7 +62,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ErrorPolicy,
         ReleaseSession,
     ]
-    return QuietSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return QuietSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
 
 
 class QuietSchema(strawberry.Schema):

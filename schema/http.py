@@ -16,6 +16,9 @@ type. A result whose every root field failed with a retryable error (`RATE_LIMIT
 
 GET stays safe from cross-site requests: it never runs a mutation (405), and credentials come
 only from the Authorization header, which another site cannot make a browser send.
+
+A mutation with files comes as `multipart/form-data` after the GraphQL multipart request spec
+(schema/uploads.py): checked before any file is stored, run once all are.
 """
 
 import json
@@ -32,9 +35,12 @@ from starlette.types import Receive, Scope, Send
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as Operation
 
+from models.users import Role
 from resolvers.context import Context
 from schema.graphiql import GraphiQLPage, Manifest
 from schema.limits import unstorable_character
+from schema.uploads import MultipartRequest, UploadError, is_multipart
+from services.errors import AuthError
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -136,6 +142,8 @@ class GraphQLHTTP:
             media_type = self._media_type(request)
             if media_type == HTML and self.graphiql_page is not None:
                 return self.graphiql_page.response(request)
+            if request.method == "POST" and is_multipart(request.headers.get("content-type")):
+                return await self._run_with_files(request, media_type)
             if request.method == "POST":
                 parameters = await parameters_from_body(request)
             else:
@@ -161,7 +169,13 @@ class GraphQLHTTP:
             )
         return chosen
 
-    async def _run(self, request: Request, params: GraphQLRequest, media_type: str) -> Response:
+    async def _run(
+        self,
+        request: Request,
+        params: GraphQLRequest,
+        media_type: str,
+        context: Context | None = None,
+    ) -> Response:
         refuse_unstorable(params)
         operation = chosen_operation(self._operations_in(params.query), params.operation_name)
         if operation == OperationType.SUBSCRIPTION:
@@ -177,7 +191,7 @@ class GraphQLHTTP:
         allowed = [Operation.QUERY]
         if request.method == "POST":
             allowed.append(Operation.MUTATION)
-        context = self.context(request)
+        context = context or self.context(request)
         try:
             result = await self.schema.execute(
                 params.query,
@@ -189,6 +203,30 @@ class GraphQLHTTP:
         finally:
             await context.close()
         return result_response(result, media_type)
+
+    async def _run_with_files(self, request: Request, media_type: str) -> Response:
+        """A mutation with files: the operation and who sends it are checked before any file
+        is stored; files that no committed change kept are deleted afterwards."""
+        context = self.context(request)
+        try:
+            form = await MultipartRequest.start(request)
+            params = graphql_request(form.operations)
+            refuse_unstorable(params)
+            operation = chosen_operation(self._operations_in(params.query), params.operation_name)
+            if operation != OperationType.MUTATION:
+                raise HttpError(400, "Files can be sent with a mutation only")
+            try:
+                await context.require(Role.MEMBER)
+            except AuthError as exc:
+                status = 401 if exc.code == "UNAUTHENTICATED" else 403
+                raise HttpError(status, str(exc), exc.code) from None
+            storage, limit = context.resources.storage, context.settings.max_upload_bytes
+            async with form.stored(storage, limit) as operations:
+                return await self._run(request, graphql_request(operations), media_type, context)
+        except UploadError as error:
+            raise HttpError(error.status, str(error), error.code, error.headers) from None
+        finally:
+            await context.close()
 
     def _operations_in(self, query: str) -> tuple[NamedOperation, ...]:
         try:

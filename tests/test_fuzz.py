@@ -498,6 +498,8 @@ def scalars(values: Values) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
         "Int": integers.map(int_node),
         "DateTime": DATETIMES.map(string_node),
         "JSON": weighted((3, values.json), (2, values.custom_values)).map(literal),
+        # Files come as multipart parts; anything written in the document is refused.
+        "Upload": values.strings.map(string_node),
     }
 
 

@@ -14,6 +14,7 @@ from schema import cost
 from schema.activity.types import ActivityConnection
 from schema.common import Info, Node, PageInfo, existing, node_type
 from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, orderings_of
+from schema.files.types import FileConnection, files_of_card
 from schema.node import resolve_node, visible
 from schema.notes.types import NoteConnection
 from schema.users.types import User
@@ -179,6 +180,12 @@ class Contact(Node):
     ) -> ActivityConnection:
         page = await resolve.activity_page(info.context, self._model, first=first, after=after)
         return ActivityConnection.of_page(page)
+
+    @strawberry.field(description="Files on the card, newest first.", metadata=cost.page())
+    async def files(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> FileConnection:
+        return await files_of_card(info, self._model, first=first, after=after)
 
     @strawberry.field(description="Null when unknown, or deactivated and you are not an admin.")
     async def created_by(self, info: Info) -> User | None:

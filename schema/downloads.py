@@ -1,0 +1,216 @@
+"""GET (and HEAD) /files/<File id>: a file's contents, streamed from storage.
+
+Credentials are the Authorization header (a session token or an API key), or a signed link:
+`File.downloadUrl` on local storage (on S3 it is a presigned URL of S3 itself). Credentials are
+checked before the file is looked up, so someone who may not see files learns nothing about
+which exist: no or bad credentials answer 401, an altered, expired or revoked link 403, and a
+signed-in user asking for a file that is not there (or not downloadable) 404, each with a JSON
+error like the API's.
+
+The answer is an attachment (never shown inline, never sniffed) with the name in
+`Content-Disposition` (RFC 6266, `filename*` for names beyond ASCII), `Content-Length`, a strong
+`ETag` (the SHA-256) for `If-None-Match`, and single byte ranges (206, or 416 when unsatisfiable;
+several ranges get the whole file). The database connection is given back before the first byte
+is sent.
+"""
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from models.files import FileState, StoredFile
+from models.users import User
+from resolvers.resources import Resources
+from services.auth import authenticate, token_from_authorization
+from services.errors import AuthError, BadRequestError, RetryableError
+from services.faults import fault_of
+from services.ids import decode_global_id
+from services.storage import (
+    ObjectMissingError,
+    ObjectReader,
+    StorageError,
+    StorageUnavailableError,
+    clean_up,
+    content_disposition,
+)
+from services.storage.links import LinkError
+
+logger = logging.getLogger("crm")
+
+_RANGE = re.compile(r"\Abytes=(\d*)-(\d*)\Z")
+
+
+class _RefusedError(Exception):
+    def __init__(
+        self, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body = {"errors": [{"message": str(self), "extensions": {"code": self.code}}]}
+        return JSONResponse(body, self.status, headers=self.headers)
+
+
+def _not_found() -> _RefusedError:
+    return _RefusedError(404, "The file was not found", "NOT_FOUND")
+
+
+def _unavailable(message: str, retry_after: int = 2) -> _RefusedError:
+    return _RefusedError(503, message, "UNAVAILABLE", {"Retry-After": str(retry_after)})
+
+
+async def download(request: Request) -> Response:
+    resources: Resources = request.app.state.resources
+    try:
+        file = await _downloadable(request, resources)
+        return await _respond(request, resources, file)
+    except _RefusedError as refusal:
+        return refusal.response()
+
+
+async def _downloadable(request: Request, resources: Resources) -> StoredFile:
+    try:
+        type_name, file_id = decode_global_id(request.path_params["file_id"])
+    except BadRequestError:
+        raise _not_found() from None
+    try:
+        async with resources.session_factory() as session:
+            await _check_credentials(request, resources, session, file_id)
+            file = await session.get(StoredFile, file_id) if type_name == "File" else None
+    except _RefusedError:
+        raise
+    except RetryableError as exc:
+        raise _unavailable(str(exc), exc.retry_after) from exc
+    except Exception as exc:
+        fault = fault_of(exc)
+        if fault is None:
+            raise
+        error = fault.error(writing=False)
+        raise _unavailable(str(error), error.retry_after) from exc
+    if file is None or file.state != FileState.READY:
+        raise _not_found()
+    return file
+
+
+async def _check_credentials(
+    request: Request, resources: Resources, session: AsyncSession, file_id: int
+) -> None:
+    """A signed link made for a user who may still read, or a bearer token."""
+    parameters = request.query_params
+    if resources.links.is_signed(parameters):
+        try:
+            link = await resources.links.check(file_id, parameters)
+        except LinkError as exc:
+            raise _RefusedError(403, str(exc), "FORBIDDEN") from None
+        user = await session.get(User, link.user_id)
+        if user is None or not user.active:
+            raise _RefusedError(
+                403, "The download link is no longer valid: its user was deactivated", "FORBIDDEN"
+            )
+        return
+    token = token_from_authorization(request.headers.get("authorization"))
+    if token is None:
+        raise _RefusedError(
+            401,
+            "Sign in first: send Authorization: Bearer <token>, or use the file's downloadUrl",
+            "UNAUTHENTICATED",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        await authenticate(session, token)
+    except AuthError as exc:
+        raise _RefusedError(401, str(exc), exc.code, {"WWW-Authenticate": "Bearer"}) from None
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int  # exclusive
+
+
+def _requested_span(request: Request, size: int, etag: str) -> _Span | None:
+    """The one byte range asked for, None for the whole file; 416 when it lies past the end.
+    Malformed or multiple ranges, or an If-Range that no longer matches, get the whole file
+    (RFC 9110 lets a server ignore Range)."""
+    header = request.headers.get("range")
+    if header is None or request.headers.get("if-range", etag) != etag:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+        if last and int(last) < start:
+            return None
+    else:
+        start, end = max(size - int(last), 0), size
+        if int(last) == 0:
+            start = size
+    if start >= size:
+        raise _RefusedError(
+            416,
+            f"The range {header[:100]!r} lies beyond the file's {size} bytes",
+            "RANGE_NOT_SATISFIABLE",
+            {"Content-Range": f"bytes */{size}"},
+        )
+    return _Span(start, end)
+
+
+async def _respond(request: Request, resources: Resources, file: StoredFile) -> Response:
+    etag = f'"{file.sha256}"'
+    headers = {
+        "Content-Type": file.content_type,
+        "Content-Disposition": content_disposition(file.name),
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
+        # Never rendered from this origin, whatever the stored type says.
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers={"ETag": etag})
+    span = _requested_span(request, file.size, etag)
+    status = 200
+    if span is None:
+        span = _Span(0, file.size)
+    else:
+        status = 206
+        headers["Content-Range"] = f"bytes {span.start}-{span.end - 1}/{file.size}"
+    headers["Content-Length"] = str(span.end - span.start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    try:
+        reader = await resources.storage.open(file.storage_key, span.start, span.end)
+    except ObjectMissingError:
+        logger.error("File %s has a row but no stored object (%s)", file.id, file.storage_key)
+        raise _not_found() from None
+    except StorageUnavailableError as exc:
+        raise _unavailable(f"{exc}; try again shortly") from exc
+    return StreamingResponse(_body(reader, file.id), status, headers=headers)
+
+
+async def _body(reader: ObjectReader, file_id: int | None) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in reader.chunks():
+            yield chunk
+    except StorageError:
+        logger.warning("The download of file %s broke off: storage failed midway", file_id)
+        raise
+    finally:
+        await clean_up(reader.close())
+
+
+def download_routes() -> list[Route]:
+    return [Route("/files/{file_id}", download, methods=["GET", "HEAD"])]
