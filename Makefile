@@ -54,6 +54,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.contacts
 	$(BIN)/python -m bench.sign_in_flood
 	$(BIN)/python -m bench.activity
+	$(BIN)/python -m bench.files
 
 # Rebuild GraphiQL's committed assets from graphiql/package-lock.json (needs Node 20+).
 graphiql:

@@ -40,7 +40,7 @@ from resolvers.context import Context
 from schema.graphiql import GraphiQLPage, Manifest
 from schema.limits import unstorable_character
 from schema.uploads import MultipartRequest, UploadError, is_multipart
-from services.errors import AuthError
+from services.errors import AuthError, RetryableError
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -220,6 +220,9 @@ class GraphQLHTTP:
             except AuthError as exc:
                 status = 401 if exc.code == "UNAUTHENTICATED" else 403
                 raise HttpError(status, str(exc), exc.code) from None
+            except RetryableError as exc:
+                retry = {"Retry-After": str(exc.retry_after)}
+                raise HttpError(RETRY_STATUS[exc.code], str(exc), exc.code, retry) from None
             storage, limit = context.resources.storage, context.settings.max_upload_bytes
             async with form.stored(storage, limit) as operations:
                 return await self._run(request, graphql_request(operations), media_type, context)

@@ -26,7 +26,7 @@ from typing import Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from resolvers.files import ReceivedFile
 from services.files import new_storage_key
@@ -123,7 +123,10 @@ class _PartReader:
 
     async def _next_event(self) -> tuple[str, Any]:
         while not self._events:
-            chunk = await anext(self._body, None)
+            try:
+                chunk = await anext(self._body, None)
+            except ClientDisconnect:
+                raise _bad("The client went away before the request was complete") from None
             if chunk is None:
                 raise _bad("The multipart body ended before its closing boundary")
             try:

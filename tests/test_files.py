@@ -8,7 +8,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -844,3 +844,51 @@ async def test_files_of_a_page_of_cards_cost_the_same_statements_for_any_page_si
     assert small == large
     file_statements = [s for s in admin.counter.statements if "stored_file" in s]
     assert len(file_statements) == 1
+
+
+async def test_a_client_that_goes_away_midway_leaves_nothing(admin: Api, stored: Stored) -> None:
+    card = await a_card(admin)
+    body, media_type = multipart(
+        {"query": UPLOAD, "variables": {"input": {"contactId": card, "file": None}}},
+        {"0": ["variables.input.file"]},
+        {"0": ("gone.bin", b"z" * 2_000_000, "application/octet-stream")},
+    )
+    chunks = [body[i : i + 65536] for i in range(0, 1_200_000, 65536)]
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks
+    ]
+    messages.append({"type": "http.disconnect"})
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"content-type", media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"graphql-require-preflight", b"1"),
+        (b"authorization", f"Bearer {admin.admin_token}".encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    transport = admin.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    await transport.app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert stored.keys() == []
+    assert await count_rows(admin, "stored_file") == 0
