@@ -53,6 +53,7 @@ test: lint typecheck schema-check
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.contacts
 	$(BIN)/python -m bench.sign_in_flood
+	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.activity
 	$(BIN)/python -m bench.files
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from models.db import create_engine, create_session_factory
 from services.effects import Signals
 from services.health import schema_head
+from services.mail_sender import MailSender, start_mail_sender
 from services.passwords import PasswordHashing
 from services.settings import Settings
 from services.storage import Storage, connect_storage
@@ -25,6 +26,7 @@ class Resources:
     passwords: PasswordHashing
     schema_head: str  # the migration this release needs, for readiness
     signals: Signals  # committed changes wake the workers listening here
+    mail: MailSender  # delivers the mail outbox (services/mail_sender.py)
     storage: Storage  # the contents of files: a local folder or S3
     links: DownloadLinks  # signs and checks download links
 
@@ -33,6 +35,8 @@ class Resources:
 async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     storage = await connect_storage(settings)
+    signals = Signals()
+    mail = await start_mail_sender(settings, signals)
     try:
         yield Resources(
             settings=settings,
@@ -42,10 +46,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 concurrency=settings.password_concurrency, queue=settings.password_queue
             ),
             schema_head=schema_head(),
-            signals=Signals(),
+            signals=signals,
+            mail=mail,
             storage=storage,
             links=DownloadLinks(settings, engine),
         )
     finally:
+        await mail.stop()
         await storage.close()
         await engine.dispose()

@@ -23,6 +23,7 @@ from schema.cost import cost_rule
 from schema.files.inputs import SCALARS
 from schema.files.operations import FileMutation
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
+from schema.mail.operations import MailMutation, MailQuery
 from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
 from schema.users.operations import UserMutation, UserQuery
@@ -39,9 +40,10 @@ warnings.filterwarnings(
 CACHED_DOCUMENTS = 512
 
 
-Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery))
+Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery, MailQuery))
 Mutation = merge_types(
-    "Mutation", (UserMutation, CategoryMutation, ContactMutation, NoteMutation, FileMutation)
+    "Mutation",
+    (UserMutation, CategoryMutation, ContactMutation, NoteMutation, FileMutation, MailMutation),
 )
 
 

@@ -24,7 +24,7 @@ from models.users import (
     Role,
     User,
 )
-from services import throttle
+from services import mail, throttle
 from services.errors import AuthError, ErrorCode, Problem, UserFacingError, not_found
 from services.passwords import PasswordHashing
 from services.settings import Settings
@@ -276,6 +276,9 @@ async def invite(
     )
     session.add(invitation)
     await session.flush()
+    await mail.queue_invitation(
+        session, settings, invitation=invitation, token=token, invited_by=viewer.user
+    )
     return Issued(invitation, token)
 
 
@@ -399,6 +402,7 @@ async def issue_password_reset(
     )
     session.add(reset)
     await session.flush()
+    await mail.queue_password_reset(session, settings, user=user, reset=reset, token=token)
     return Issued(reset, token)
 
 

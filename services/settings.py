@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+from email.utils import parseaddr
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -9,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.smtp_url import parse_smtp_url
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
@@ -80,6 +83,21 @@ def _check_secret_key(key: SecretStr | None) -> SecretStr | None:
     return key
 
 
+def _check_smtp_url(url: SecretStr | None) -> SecretStr | None:
+    # Kept secret (a password may be in it): shown as ********** wherever settings are printed.
+    if url is None or not url.get_secret_value().strip():
+        return None
+    parse_smtp_url(url.get_secret_value())
+    return url
+
+
+def _check_mail_from(value: str) -> str:
+    _name, address = parseaddr(value)
+    if "@" not in address or any(c in value for c in "\r\n"):
+        raise ValueError("must be an e-mail address such as CRM <crm@example.com>")
+    return value
+
+
 def _half_the_cpus() -> int:
     # Password hashing may keep half the cores busy; the rest serve everything else.
     return max(1, (os.cpu_count() or 2) // 2)
@@ -116,6 +134,12 @@ class Settings(BaseSettings):
     # Days (a to-do due on a date, the daily digest) begin and end in this time zone.
     time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     password_min_length: int = Field(default=10, ge=8, le=128)
+
+    # Outgoing mail: the SMTP server (none: mails are kept and logged), the sender's address,
+    # and the hour of CRM_TIME_ZONE from which the daily digest of due to-dos goes out.
+    smtp_url: Annotated[SecretStr | None, AfterValidator(_check_smtp_url)] = None
+    mail_from: Annotated[str, AfterValidator(_check_mail_from)] = "CRM <crm@localhost>"
+    digest_hour: int = Field(default=7, ge=0, le=23)
 
     # Files: where their contents live, how large one may be, how long a download link lasts.
     storage_url: Annotated[str, AfterValidator(_check_storage_url)] = "file:./var/files"
