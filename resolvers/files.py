@@ -97,8 +97,18 @@ async def create_upload_url(
             ErrorCode.INVALID,
         )
         return Outcome(problems=[problem])
+    try:
+        content_type = files.announced_type(content_type, name)
+    except UserFacingError as exc:
+        return Outcome(problems=exc.problems)
+    # Signed before the row is written: a storage that cannot sign leaves no row behind.
     key = files.new_storage_key()
     ttl = ctx.settings.download_url_ttl_seconds
+    with storage_errors():
+        presigned = await storage.presigned_put(
+            files.upload_key(key), content_type=content_type, expires_in=ttl
+        )
+    assert presigned is not None
     outcome = await ctx.mutate(
         lambda s: files.grant_upload(
             s,
@@ -113,14 +123,8 @@ async def create_upload_url(
     )
     if outcome.value is None:
         return Outcome(problems=outcome.problems)
-    granted = outcome.value
-    with storage_errors():
-        presigned = await storage.presigned_put(
-            files.upload_key(key), content_type=granted.content_type, expires_in=ttl
-        )
-    assert presigned is not None
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
-    return Outcome(value=DirectUpload(granted, presigned.url, presigned.headers, expires_at))
+    return Outcome(value=DirectUpload(outcome.value, presigned.url, presigned.headers, expires_at))
 
 
 async def confirm_upload(ctx: Context, *, id: str) -> Outcome[StoredFile]:
@@ -129,9 +133,7 @@ async def confirm_upload(ctx: Context, *, id: str) -> Outcome[StoredFile]:
     viewer = await ctx.require()
     file_id = decode_id(id, "File")
     try:
-        pending = await ctx.read(
-            lambda s: files.pending_file(s, viewer=viewer, file_id=file_id)
-        )
+        pending = await ctx.read(lambda s: files.pending_file(s, viewer=viewer, file_id=file_id))
     except UserFacingError as exc:
         return Outcome(problems=exc.problems)
     if pending.state == FileState.READY:

@@ -104,13 +104,16 @@ def content_type_for(declared: str | None, name: str) -> str:
     return guessed or OCTET_STREAM
 
 
-def checked_content_type(value: str, field: Sequence[str]) -> str:
-    """A content type the client names explicitly (a direct upload): refused when malformed."""
-    if len(value) > MAX_CONTENT_TYPE_LENGTH or not _MEDIA_TYPE.match(value.strip()):
+def announced_type(value: str | None, name: str) -> str:
+    """The content type of a direct upload: the one the client names, refused when malformed
+    (it is signed into the upload URL), or a guess from the name."""
+    if value is not None and (
+        len(value) > MAX_CONTENT_TYPE_LENGTH or not _MEDIA_TYPE.match(value.strip())
+    ):
         raise UserFacingError.one(
-            f"{value[:80]!r} is not a media type such as application/pdf", field=field
+            f"{value[:80]!r} is not a media type such as application/pdf", field=["contentType"]
         )
-    return content_type_for(value, "")
+    return content_type_for(value, name)
 
 
 def new_storage_key() -> str:
@@ -312,16 +315,11 @@ async def grant_upload(
             field=["size"],
         )
     _refuse_empty(size, ["size"])
-    declared = (
-        OCTET_STREAM
-        if content_type is None
-        else checked_content_type(content_type, ["contentType"])
-    )
     await _card_taking_files(session, contact_id, "contactId")
     file = StoredFile(
         contact_id=contact_id,
         name=name,
-        content_type=content_type_for(declared, name),
+        content_type=announced_type(content_type, name),
         size=size,
         storage_key=storage_key,
         state=FileState.PENDING,
