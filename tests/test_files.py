@@ -520,6 +520,15 @@ async def test_a_plain_browser_form_post_is_refused_and_writes_nothing(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "PREFLIGHT_REQUIRED"
     assert "GraphQL-Require-Preflight" in error["message"]
+    # Nor any other mutation sent as a form.
+    category = """mutation { categoryCreate(input: {key: "forged", name: "Forged"}) {
+      category { id } userErrors { message } } }"""
+    body, media_type = multipart({"query": category}, {}, {})
+    as_form = await admin.client.post(
+        "/graphql", content=body, headers={"Content-Type": media_type, **bearer(admin.admin_token)}
+    )
+    assert as_form.status_code == 400
+    assert await count_rows(admin, "category") == 1  # the card's own
     urlencoded = await admin.client.post(
         "/graphql",
         content=urlencode({"query": UPLOAD}).encode(),
