@@ -58,17 +58,27 @@ class _Recipient:
     todos: list[_DueTodo]
 
 
-async def queue_digests(session: AsyncSession, settings: Settings, *, now: datetime) -> int:
-    """Write today's digest for every active user with open to-dos due by the end of today who
-    has none yet; how many were written. Nothing before CRM_DIGEST_HOUR."""
+@dataclass(frozen=True)
+class DigestMail:
+    user_id: int
+    email: str
+    key: str
+    content: templates.MailContent
+
+
+async def digests_due(
+    session: AsyncSession, settings: Settings, *, now: datetime
+) -> list[DigestMail]:
+    """Today's digest for every active user with open to-dos due by the end of today, but for
+    those written already; nothing before CRM_DIGEST_HOUR. Only reads."""
     day = digest_day(settings, now)
     if day is None:
-        return 0
+        return []
     recipients = await _due_todos(session, settings, day=day, now=now)
     if not recipients:
-        return 0
+        return []
     keys = {user_id: digest_key(user_id, day) for user_id in recipients}
-    # Only to skip rendering what exists: the insert below is what makes it once per day.
+    # Only to skip rendering what exists: the insert (write_digests) makes it once per day.
     written = set(
         (
             await session.execute(
@@ -78,7 +88,7 @@ async def queue_digests(session: AsyncSession, settings: Settings, *, now: datet
             )
         ).scalars()
     )
-    queued = 0
+    mails = []
     for user_id, recipient in recipients.items():
         if keys[user_id] in written:
             continue
@@ -90,17 +100,25 @@ async def queue_digests(session: AsyncSession, settings: Settings, *, now: datet
             overdue=[todo.line for todo in todos if todo.overdue],
             today=[todo.line for todo in todos if not todo.overdue],
         )
-        mail = await queue_mail(
+        mails.append(DigestMail(user_id, recipient.email, keys[user_id], content))
+    return mails
+
+
+async def write_digests(session: AsyncSession, mails: list[DigestMail]) -> int:
+    """Queue the digests; how many were new (another worker may have written some meanwhile)."""
+    queued = 0
+    for mail in mails:
+        written = await queue_mail(
             session,
             kind=MailKind.DIGEST,
-            to_address=recipient.email,
-            to_user_id=user_id,
-            subject=content.subject,
-            text=content.text,
-            html=content.html,
-            dedupe_key=keys[user_id],
+            to_address=mail.email,
+            to_user_id=mail.user_id,
+            subject=mail.content.subject,
+            text=mail.content.text,
+            html=mail.content.html,
+            dedupe_key=mail.key,
         )
-        queued += mail is not None
+        queued += written is not None
     return queued
 
 

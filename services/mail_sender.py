@@ -38,7 +38,7 @@ from models.mail import MailState, OutboundMail
 from models.types import utcnow
 from services.effects import Signals
 from services.mail import MAIL_TOPIC
-from services.mail_digest import digest_day, queue_digests
+from services.mail_digest import digest_day, digests_due, write_digests
 from services.mail_transport import (
     Delivery,
     OutgoingMail,
@@ -205,10 +205,16 @@ class MailSender:
         day = digest_day(self.settings, now)
         if day is None or day == self._digest_done_for:
             return 0
+        # Read and render first, then write in a short transaction: on SQLite a write
+        # transaction holds every other writer.
         async with self._sessions() as session:
-            await session.connection(execution_options={WRITE_TRANSACTION: True})
-            queued = await queue_digests(session, self.settings, now=now)
-            await session.commit()
+            mails = await digests_due(session, self.settings, now=now)
+        queued = 0
+        if mails:
+            async with self._sessions() as session:
+                await session.connection(execution_options={WRITE_TRANSACTION: True})
+                queued = await write_digests(session, mails)
+                await session.commit()
         self._digest_done_for = day
         if queued:
             logger.info("Queued %d digest mails for %s", queued, day.isoformat())

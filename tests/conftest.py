@@ -264,9 +264,7 @@ async def api(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIte
         event.listen(engine.sync_engine, "before_cursor_execute", counter)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(
-                client=client, engine=engine, counter=counter, resources=app.state.resources
-            )
+            yield Api(client=client, engine=engine, counter=counter, resources=app.state.resources)
 
 
 @pytest.fixture
