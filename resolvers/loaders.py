@@ -21,6 +21,7 @@ from services.contacts import Direction
 from services.files import FilePage, files_of
 from services.notes import NotePage, notes_of
 from services.rows import Identified, rows_by_ids
+from services.todos import TodoFilter, TodoOwner, TodoPage, todos_of
 
 M = TypeVar("M", bound=Identified)
 S = TypeVar("S", bound=Hashable)
@@ -104,6 +105,7 @@ class Loaders:
         )
         self.notes: SharedLoader[tuple[int, NotesShape], NotePage] = self.pages(_notes_pages)
         self.files: SharedLoader[tuple[int, FilesShape], FilePage] = self.pages(_files_pages)
+        self.todos: SharedLoader[tuple[int, TodosShape], TodoPage] = self.pages(_todos_pages)
 
     def by_id(self, model: type[M]) -> "DataLoader[int, M | None]":
         """The loader of `model` rows by primary key (None for a missing one)."""
@@ -207,3 +209,24 @@ async def _files_pages(
     session: AsyncSession, *, shape: FilesShape, owner_ids: list[int]
 ) -> dict[int, FilePage]:
     return await files_of(session, contact_ids=owner_ids, first=shape.first, after=shape.after)
+
+
+@dataclass(frozen=True)
+class TodosShape:
+    owner: TodoOwner
+    filter: TodoFilter
+    first: int
+    after: str | None
+
+
+async def _todos_pages(
+    session: AsyncSession, *, shape: TodosShape, owner_ids: list[int]
+) -> dict[int, TodoPage]:
+    return await todos_of(
+        session,
+        owner=shape.owner,
+        owner_ids=owner_ids,
+        filter=shape.filter,
+        first=shape.first,
+        after=shape.after,
+    )

@@ -26,6 +26,7 @@ from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.mail.operations import MailMutation, MailQuery
 from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
+from schema.todos.operations import TodoMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
 
@@ -43,7 +44,15 @@ CACHED_DOCUMENTS = 512
 Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery, MailQuery))
 Mutation = merge_types(
     "Mutation",
-    (UserMutation, CategoryMutation, ContactMutation, NoteMutation, FileMutation, MailMutation),
+    (
+        UserMutation,
+        CategoryMutation,
+        ContactMutation,
+        NoteMutation,
+        TodoMutation,
+        MailMutation,
+        FileMutation,
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """Contact cards and the persons who work there, as the API shows them."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
@@ -8,8 +8,10 @@ from strawberry.scalars import JSON
 
 from models.contacts import Contact as ContactModel
 from models.contacts import Person as PersonModel
+from models.todos import TodoStatus
 from resolvers import contacts as resolve
 from resolvers import notes as note_resolvers
+from resolvers import todos as todo_resolvers
 from schema import cost
 from schema.activity.types import ActivityConnection
 from schema.common import Info, Node, PageInfo, existing, node_type
@@ -17,6 +19,7 @@ from schema.contacts.filters import ContactFilter, ContactOrder, condition_of, o
 from schema.files.types import FileConnection, files_of_card
 from schema.node import resolve_node, visible
 from schema.notes.types import NoteConnection
+from schema.todos.types import TodoConnection
 from schema.users.types import User
 from services.contact_query import ContactPage, RelatedPage
 from services.ids import encode_id
@@ -161,6 +164,35 @@ class Contact(Node):
             info.context, self._model, relation=relation, first=first, after=after
         )
         return ContactConnection.of_page(page)
+
+    @strawberry.field(
+        description="To-dos on this card, soonest due first, those without a due date last; "
+        "`dueFrom` and `dueUntil` are days in the service's time zone, both included.",
+        metadata=cost.page(),
+    )
+    async def todos(
+        self,
+        info: Info,
+        status: TodoStatus | None = None,
+        assignee_id: strawberry.ID | None = None,
+        due_from: date | None = None,
+        due_until: date | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TodoConnection:
+        assert self._model.id is not None
+        page = await todo_resolvers.todos_page(
+            info.context,
+            "contact",
+            self._model.id,
+            status=status,
+            assignee_id=assignee_id,
+            due_from=due_from,
+            due_until=due_until,
+            first=first,
+            after=after,
+        )
+        return TodoConnection.of_page(page)
 
     @strawberry.field(
         description="Notes you may see: pinned first, then newest first.", metadata=cost.page()

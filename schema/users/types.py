@@ -1,15 +1,18 @@
 """People and their credentials as the API shows them."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
+from models.todos import TodoStatus
 from models.users import ApiKey as ApiKeyModel
 from models.users import Invitation as InvitationModel
 from models.users import Role
 from models.users import User as UserModel
+from resolvers import todos as todo_resolvers
 from schema import cost
 from schema.common import Info, Node, node_type
+from schema.todos.types import TodoConnection
 from services import auth, users
 from services.ids import encode_id
 
@@ -39,6 +42,36 @@ class User(Node):
             created_at=model.created_at,
             _model=model,
         )
+
+    @strawberry.field(
+        description="To-dos assigned to this user, soonest due first (overdue ones first of "
+        "all); open ones unless `status` says otherwise, none from cards in the bin. "
+        "`dueFrom` and `dueUntil` are days in the service's time zone, both included. "
+        "`me { todos }` are yours.",
+        metadata=cost.page(),
+    )
+    async def todos(
+        self,
+        info: Info,
+        status: TodoStatus | None = TodoStatus.OPEN,
+        due_from: date | None = None,
+        due_until: date | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TodoConnection:
+        assert self._model.id is not None
+        page = await todo_resolvers.todos_page(
+            info.context,
+            "assignee",
+            self._model.id,
+            status=status,
+            assignee_id=None,
+            due_from=due_from,
+            due_until=due_until,
+            first=first,
+            after=after,
+        )
+        return TodoConnection.of_page(page)
 
     @strawberry.field(
         description="API keys of this user (yourself, or anyone for admins).",

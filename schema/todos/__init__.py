@@ -1,0 +1,1 @@
+"""To-dos on cards: types, inputs and payloads, and the operations."""
