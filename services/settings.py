@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.smtp_url import parse_smtp_url
@@ -42,6 +49,8 @@ def _networks(value: Any) -> list[IPNetwork]:
 
 
 def _check_public_url(url: str) -> str:
+    if url == "":
+        return url  # unset: the service's own address (Settings._address_by_default)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http(s) address such as https://crm.example.com")
@@ -98,6 +107,14 @@ def _check_mail_from(value: str) -> str:
     return value
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _half_the_cpus() -> int:
     # Password hashing may keep half the cores busy; the rest serve everything else.
     return max(1, (os.cpu_count() or 2) // 2)
@@ -129,8 +146,9 @@ class Settings(BaseSettings):
     password_concurrency: int = Field(default_factory=_half_the_cpus, ge=1, le=64)
     password_queue: int = Field(default=10, ge=0, le=10_000)
 
-    # Links in mails and download links point here.
-    public_url: Annotated[str, AfterValidator(_check_public_url)] = "http://127.0.0.1:8000"
+    # Links in mails and download links point here; by default the address the service
+    # listens on (a wildcard host stands for this machine).
+    public_url: Annotated[str, AfterValidator(_check_public_url)] = ""
     # Days (a to-do due on a date, the daily digest) begin and end in this time zone.
     time_zone: Annotated[str, AfterValidator(_check_time_zone)] = "UTC"
     password_min_length: int = Field(default=10, ge=8, le=128)
@@ -156,6 +174,18 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(default=30, ge=1)
     max_query_cost: int = Field(default=20000, ge=10)
     max_page_size: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _address_by_default(self) -> "Settings":
+        if not self.public_url:
+            wildcard = (
+                ipaddress.ip_address(self.host).is_unspecified if _is_ip(self.host) else False
+            )
+            host = "127.0.0.1" if wildcard or not self.host else self.host
+            if ":" in host:
+                host = f"[{host}]"
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def is_sqlite(self) -> bool:

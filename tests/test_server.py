@@ -27,6 +27,16 @@ def test_postgres_urls_from_hosting_providers_use_the_async_driver() -> None:
     assert settings.database_url == "postgresql+asyncpg://crm@db:5432/crm"
 
 
+def test_links_point_at_the_service_itself_unless_a_public_address_is_given() -> None:
+    assert load_settings(port=8123).public_url == "http://127.0.0.1:8123"
+    assert load_settings(host="0.0.0.0", port=9000).public_url == "http://127.0.0.1:9000"
+    assert load_settings(host="::1").public_url == "http://[::1]:8000"
+    given = load_settings(public_url="https://crm.example.com/", port=8123)
+    assert given.public_url == "https://crm.example.com"
+    with pytest.raises(SettingsError, match="CRM_PUBLIC_URL: must be an http"):
+        load_settings(public_url="crm.example.com")
+
+
 def test_server_refuses_to_start_with_a_clear_message_instead_of_a_traceback() -> None:
     env = {**os.environ, "CRM_DATABASE_URL": "oracle://nope", "CRM_PORT": "99999"}
     result = subprocess.run(
