@@ -107,12 +107,12 @@ def _check_mail_from(value: str) -> str:
     return value
 
 
-def _is_ip(text: str) -> bool:
+def _listens_everywhere(host: str) -> bool:
+    """0.0.0.0, :: or no host: every address of this machine."""
     try:
-        ipaddress.ip_address(text)
+        return not host or ipaddress.ip_address(host).is_unspecified
     except ValueError:
-        return False
-    return True
+        return False  # a name
 
 
 def _half_the_cpus() -> int:
@@ -178,10 +178,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _address_by_default(self) -> "Settings":
         if not self.public_url:
-            wildcard = (
-                ipaddress.ip_address(self.host).is_unspecified if _is_ip(self.host) else False
-            )
-            host = "127.0.0.1" if wildcard or not self.host else self.host
+            host = "127.0.0.1" if _listens_everywhere(self.host) else self.host
             if ":" in host:
                 host = f"[{host}]"
             self.public_url = f"http://{host}:{self.port}"
