@@ -1,6 +1,7 @@
 """To-dos on a card as a team plans work: assigned to a colleague (who is mailed), due on a
 day or at a moment, completed and reopened, listed soonest due first, and in the history."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,9 @@ from tests.helpers import (
     my_id,
 )
 
-TODO = """todo { id title description dueAt dueDate priority status overdue completedAt
-  assignee { email } createdBy { email } completedBy { email } contact { id } }"""
+TODO_FIELDS = """id title description dueAt dueDate priority status overdue completedAt
+  assignee { email } createdBy { email } completedBy { email } contact { id }"""
+TODO = f"todo {{ {TODO_FIELDS} }}"
 TODO_CREATE = mutation("todoCreate", "TodoCreateInput", TODO)
 TODO_UPDATE = mutation("todoUpdate", "TodoUpdateInput", TODO)
 TODO_COMPLETE = mutation("todoComplete", "TodoIdInput", TODO)
@@ -329,3 +331,33 @@ async def test_the_to_dos_of_a_page_of_cards_cost_the_same_for_any_number(admin:
     few = await admin.count_statements(query, {"c": category["id"], "n": 2})
     many = await admin.count_statements(query, {"c": category["id"], "n": 12})
     assert few == many
+
+
+async def test_concurrent_changes_to_one_to_do_all_land(admin: Api) -> None:
+    people = await team(admin)
+    todo = await create(admin, people["mia"], contactId=people["card"], title="Call")
+    changes: list[dict[str, Any]] = [
+        {"description": "Ask about the renewal"},
+        {"priority": "HIGH"},
+        {"assigneeId": people["max_id"]},
+        {"dueDate": "2027-03-01"},
+    ]
+    writers = [
+        admin.ok(TODO_UPDATE, {"input": {"id": todo["id"], **change}}, people["mia"])
+        for change in changes
+    ] + [admin.ok(TODO_COMPLETE, {"input": {"id": todo["id"]}}, people["max"]) for _ in range(3)]
+    await asyncio.gather(*writers)
+
+    read = f"query($id: ID!) {{ node(id: $id) {{ ... on Todo {{ {TODO_FIELDS} }} }} }}"
+    final = (await admin.ok(read, {"id": todo["id"]}))["node"]
+    assert final["description"] == "Ask about the renewal"
+    assert final["priority"] == "HIGH"
+    assert final["assignee"] == {"email": "max@example.com"}
+    assert final["dueDate"] == "2027-03-01"
+    assert final["status"] == "DONE"
+    assert final["completedBy"] == {"email": "max@example.com"}
+    history = (await admin.ok(HISTORY, {"id": people["card"]}))["contact"]["activity"]
+    kinds = [node["kind"] for node in history["nodes"]]
+    assert kinds.count("TODO_UPDATED") == 4
+    assert kinds.count("TODO_COMPLETED") == 1
+    assert await mails_to(admin, "max@example.com") == ["To-do for you: Call"]
