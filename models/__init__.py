@@ -10,6 +10,7 @@ from models.contacts import Contact, ContactLink, Person
 from models.files import StoredFile
 from models.mail import OutboundMail
 from models.notes import Note
+from models.rooms import ProjectRoom, RoomMember
 from models.secrets import ServiceSecret
 from models.todos import Todo
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
@@ -29,6 +30,8 @@ __all__ = [
     "OutboundMail",
     "PasswordReset",
     "Person",
+    "ProjectRoom",
+    "RoomMember",
     "ServiceSecret",
     "StoredFile",
     "Todo",

@@ -31,6 +31,10 @@ class ActivityKind(StrEnum):
     TODO_DELETED = "TODO_DELETED"
     FILE_ADDED = "FILE_ADDED"
     FILE_DELETED = "FILE_DELETED"
+    ROOM_CATEGORY_LINKED = "ROOM_CATEGORY_LINKED"
+    ROOM_CATEGORY_UNLINKED = "ROOM_CATEGORY_UNLINKED"
+    ROOM_MEMBER_ADDED = "ROOM_MEMBER_ADDED"
+    ROOM_MEMBER_REMOVED = "ROOM_MEMBER_REMOVED"
 
 
 class ActivityEvent(SQLModel, table=True):
@@ -38,6 +42,8 @@ class ActivityEvent(SQLModel, table=True):
     __table_args__ = (
         # A card's history, newest first.
         Index("ix_activity_contact", "contact_id", "id"),
+        # A room's own history (its to-dos, notes, files, members), newest first.
+        Index("ix_activity_room", "room_id", "id"),
         # The order a live reader follows (see services/activity.py).
         Index("ix_activity_order", "tx", "id"),
     )
@@ -49,6 +55,8 @@ class ActivityEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    # Set for events of a project room's own items (which have no card).
+    room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
     # What the event is about ("Note", 12): resolvable as a node while it exists.
     subject_type: str | None = Field(default=None, max_length=32)
     subject_id: int | None = Field(default=None)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -16,10 +16,18 @@ class FileState(StrEnum):
 
 class StoredFile(SQLModel, table=True):
     __tablename__ = "stored_file"
-    __table_args__ = (Index("ix_stored_file_contact", "contact_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_stored_file_contact", "contact_id", "created_at", "id"),
+        Index("ix_stored_file_room", "room_id", "created_at", "id"),
+        CheckConstraint(
+            "(contact_id IS NULL) <> (room_id IS NULL)", name="ck_stored_file_one_owner"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # On a card, or a project room's own.
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
     name: str = Field(max_length=255)
     content_type: str = Field(max_length=255)
     size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

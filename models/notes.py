@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text
+from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -15,10 +15,16 @@ class NoteVisibility(StrEnum):
 
 
 class Note(SQLModel, table=True):
-    __table_args__ = (Index("ix_note_contact", "contact_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_note_contact", "contact_id", "created_at", "id"),
+        Index("ix_note_room", "room_id", "created_at", "id"),
+        CheckConstraint("(contact_id IS NULL) <> (room_id IS NULL)", name="ck_note_one_owner"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # On a card, or a project room's own.
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
     author_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     body: str = Field(sa_type=Text)
     visibility: str = Field(default=NoteVisibility.TEAM, max_length=8)

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text
+from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -25,10 +25,14 @@ class Todo(SQLModel, table=True):
     __table_args__ = (
         Index("ix_todo_contact", "contact_id", "status", "due_at", "id"),
         Index("ix_todo_assignee", "assignee_id", "status", "due_at", "id"),
+        Index("ix_todo_room", "room_id", "status", "due_at", "id"),
+        CheckConstraint("(contact_id IS NULL) <> (room_id IS NULL)", name="ck_todo_one_owner"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # On a card, or a project room's own.
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
+    room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
     title: str = Field(max_length=300)
     description: str | None = Field(default=None, sa_type=Text)
     # When it is due: a moment, or (due_date set) the end of a day in the service's time zone.

@@ -60,12 +60,14 @@ async def record(
     *,
     actor_id: int | None,
     contact_id: int | None,
+    room_id: int | None = None,
     subject: tuple[str, int | None] | None = None,
     changes: Sequence[Change] = (),
     details: Mapping[str, Any] | None = None,
     visible_to_id: int | None = None,
 ) -> ActivityEvent:
-    """Write an event of the current transaction. `subject` is what it is about ("Note", id);
+    """Write an event of the current transaction, about a card (`contact_id`) or a project
+    room's own item (`room_id`). `subject` is what it is about ("Note", id);
     `visible_to_id` keeps an event to one user (a private note's author)."""
     data: dict[str, Any] = dict(details or {})
     if changes:
@@ -74,6 +76,7 @@ async def record(
         kind=kind,
         actor_id=actor_id,
         contact_id=contact_id,
+        room_id=room_id,
         subject_type=subject[0] if subject else None,
         subject_id=subject[1] if subject else None,
         visible_to_id=visible_to_id,
