@@ -10,7 +10,7 @@ from models.contacts import Contact, ContactLink, Person
 from models.files import StoredFile
 from models.mail import OutboundMail
 from models.notes import Note
-from models.rooms import ProjectRoom, RoomMember
+from models.rooms import ProjectRoom, RoomCategory, RoomMember
 from models.secrets import ServiceSecret
 from models.todos import Todo
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
@@ -31,6 +31,7 @@ __all__ = [
     "PasswordReset",
     "Person",
     "ProjectRoom",
+    "RoomCategory",
     "RoomMember",
     "ServiceSecret",
     "StoredFile",

@@ -38,10 +38,6 @@ class Category(SQLModel, table=True):
     key: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    # The project room that gathers this category's cards (at most one).
-    room_id: int | None = Field(
-        default=None, foreign_key="project_room.id", index=True, ondelete="SET NULL"
-    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -21,6 +21,19 @@ class ProjectRoom(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class RoomCategory(SQLModel, table=True):
+    """A category whose cards a room gathers: at most one room per category (its key)."""
+
+    __tablename__ = "room_category"
+
+    category_id: int = Field(foreign_key="category.id", primary_key=True, ondelete="CASCADE")
+    room_id: int = Field(foreign_key="project_room.id", index=True, ondelete="CASCADE")
+    linked_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
+    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class RoomMember(SQLModel, table=True):
     __tablename__ = "room_member"
 

@@ -4,22 +4,26 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, Person
+from models.rooms import RoomMember
+from models.types import utcnow
 from models.users import ApiKey, User
-from services import auth, categories, contacts
+from services import auth, categories, contacts, rooms
 from services.activity import ActivityPage, contact_activity
 from services.auth import Viewer
 from services.contact_query import RelatedPage, related_contacts
 from services.contacts import Direction
-from services.files import FilePage, files_of
-from services.notes import NotePage, notes_of
+from services.files import FilePage, files_of, room_files
+from services.notes import NoteOwner, NotePage, notes_of
+from services.room_overview import RoomFigures, room_figures
 from services.rows import Identified, rows_by_ids
 from services.todos import TodoFilter, TodoOwner, TodoPage, todos_of
 
@@ -74,6 +78,8 @@ class Loaders:
     def __init__(self, read: Reader) -> None:
         self._read = read
         self._by_id: dict[type[Any], DataLoader[int, Any]] = {}
+        # "Now" for everything the operation reads (overdue, this week): one moment for all.
+        self.now = utcnow()
 
         async def load_api_keys(ids: list[int]) -> list[list[ApiKey]]:
             return _grouped(await read(lambda s: auth.api_keys_of(s, ids)), ids, "user_id")
@@ -90,6 +96,22 @@ class Loaders:
         async def load_persons(ids: list[int]) -> list[list[Person]]:
             return _grouped(await read(lambda s: contacts.persons_of(s, ids)), ids, "contact_id")
 
+        async def load_rooms_entered(user_ids: list[int]) -> list[frozenset[int]]:
+            found = await read(lambda s: rooms.rooms_of(s, user_ids))
+            return [found[user_id] for user_id in user_ids]
+
+        async def load_room_categories(ids: list[int]) -> list[list[Category]]:
+            found = await read(lambda s: rooms.categories_of(s, ids))
+            return [found[room_id] for room_id in ids]
+
+        async def load_category_rooms(ids: list[int]) -> list[int | None]:
+            found = await read(lambda s: rooms.room_of_categories(s, ids))
+            return [found.get(category_id) for category_id in ids]
+
+        async def load_room_members(ids: list[int]) -> list[list[RoomMember]]:
+            found = await read(lambda s: rooms.members_of(s, ids))
+            return [found[room_id] for room_id in ids]
+
         self.user = self.by_id(User)
         self.category = self.by_id(Category)
         self.contact = self.by_id(Contact)
@@ -97,11 +119,22 @@ class Loaders:
         self.fields = SharedLoader(load_fields)
         self.relations = SharedLoader(load_relations)
         self.persons = SharedLoader(load_persons)
+        # The project rooms a user is a member of (asked for the viewer: one per operation).
+        self.rooms_entered = SharedLoader(load_rooms_entered)
+        self.room_categories = SharedLoader(load_room_categories)
+        self.category_room = SharedLoader(load_category_rooms)
+        self.room_members = SharedLoader(load_room_members)
         self.related: SharedLoader[tuple[int, RelatedShape], RelatedPage] = self.pages(
             _related_pages
         )
         self.activity: SharedLoader[tuple[int, ActivityShape], ActivityPage] = self.pages(
             _activity_pages
+        )
+        self.room_activity: SharedLoader[tuple[int, ActivityShape], ActivityPage] = self.pages(
+            _room_activity_pages
+        )
+        self.room_figures: SharedLoader[tuple[int, FiguresShape], RoomFigures] = self.pages(
+            _room_figures
         )
         self.notes: SharedLoader[tuple[int, NotesShape], NotePage] = self.pages(_notes_pages)
         self.files: SharedLoader[tuple[int, FilesShape], FilePage] = self.pages(_files_pages)
@@ -181,21 +214,57 @@ async def _activity_pages(
     )
 
 
+async def _room_activity_pages(
+    session: AsyncSession, *, shape: ActivityShape, owner_ids: list[int]
+) -> dict[int, ActivityPage]:
+    return await rooms.room_activity(
+        session, viewer=shape.viewer, room_ids=owner_ids, first=shape.first, after=shape.after
+    )
+
+
+@dataclass(frozen=True)
+class FiguresShape:
+    viewer: Viewer
+    now: datetime
+    time_zone: str
+
+    def __hash__(self) -> int:
+        return hash((self.viewer.id, self.now, self.time_zone))
+
+
+async def _room_figures(
+    session: AsyncSession, *, shape: FiguresShape, owner_ids: list[int]
+) -> dict[int, RoomFigures]:
+    return await room_figures(
+        session,
+        viewer=shape.viewer,
+        room_ids=owner_ids,
+        now=shape.now,
+        time_zone=shape.time_zone,
+    )
+
+
 @dataclass(frozen=True)
 class NotesShape:
     viewer: Viewer
     first: int
     after: str | None
+    owner: NoteOwner = "contact"
 
     def __hash__(self) -> int:
-        return hash((self.viewer.id, self.first, self.after))
+        return hash((self.viewer.id, self.first, self.after, self.owner))
 
 
 async def _notes_pages(
     session: AsyncSession, *, shape: NotesShape, owner_ids: list[int]
 ) -> dict[int, NotePage]:
     return await notes_of(
-        session, viewer=shape.viewer, contact_ids=owner_ids, first=shape.first, after=shape.after
+        session,
+        viewer=shape.viewer,
+        owner=shape.owner,
+        owner_ids=owner_ids,
+        first=shape.first,
+        after=shape.after,
     )
 
 
@@ -203,11 +272,14 @@ async def _notes_pages(
 class FilesShape:
     first: int
     after: str | None
+    owner: Literal["contact", "room"] = "contact"
 
 
 async def _files_pages(
     session: AsyncSession, *, shape: FilesShape, owner_ids: list[int]
 ) -> dict[int, FilePage]:
+    if shape.owner == "room":
+        return await room_files(session, room_ids=owner_ids, first=shape.first, after=shape.after)
     return await files_of(session, contact_ids=owner_ids, first=shape.first, after=shape.after)
 
 

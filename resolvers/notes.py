@@ -26,13 +26,26 @@ async def notes_page(
 
 
 async def create_note(
-    ctx: Context, *, contact_id: str, body: str, visibility: NoteVisibility, pinned: bool
+    ctx: Context,
+    *,
+    contact_id: str | None,
+    room_id: str | None = None,
+    body: str,
+    visibility: NoteVisibility,
+    pinned: bool,
 ) -> Outcome[Note]:
     viewer = await ctx.require()
-    card = decode_id(contact_id, "Contact")
+    card = decode_id(contact_id, "Contact") if contact_id is not None else None
+    room = decode_id(room_id, "ProjectRoom") if room_id is not None else None
     return await ctx.mutate(
         lambda s: notes.create_note(
-            s, viewer=viewer, contact_id=card, body=body, visibility=visibility, pinned=pinned
+            s,
+            viewer=viewer,
+            contact_id=card,
+            room_id=room,
+            body=body,
+            visibility=visibility,
+            pinned=pinned,
         )
     )
 

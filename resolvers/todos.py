@@ -10,6 +10,7 @@ from models.todos import Priority, Todo, TodoStatus
 from resolvers.context import Context
 from resolvers.database import Outcome
 from resolvers.loaders import TodosShape
+from resolvers.rooms import rooms_entered
 from services import todos
 from services.ids import decode_id
 from services.pagination import PageRequest
@@ -29,9 +30,9 @@ async def todos_page(
     first: int | None,
     after: str | None,
 ) -> TodoPage:
-    """One page of a card's (`owner` "contact") or a person's (`owner` "assignee") to-dos,
-    soonest due first; `due_from` and `due_until` are days in the service's time zone, both
-    included."""
+    """One page of a card's (`owner` "contact"), a person's ("assignee") or a project room's
+    ("room") to-dos, soonest due first; `due_from` and `due_until` are days in the service's
+    time zone, both included."""
     size = PageRequest(first=first, after=after).checked(ctx.settings.max_page_size).size
     assignee = decode_id(assignee_id, "User") if assignee_id is not None else None
     zone = ZoneInfo(ctx.settings.time_zone)
@@ -44,6 +45,8 @@ async def todos_page(
         assignee,
         due_from=start_of(due_from) if due_from is not None else None,
         due_before=start_of(due_until + timedelta(days=1)) if due_until is not None else None,
+        # A person's list gathers to-dos of every room: only those of rooms the viewer enters.
+        rooms=await rooms_entered(ctx) if owner == "assignee" else None,
     )
     shape = TodosShape(owner, filter, size, after)
     return await ctx.loaders.todos.load((owner_id, shape))
@@ -52,7 +55,8 @@ async def todos_page(
 async def create_todo(
     ctx: Context,
     *,
-    contact_id: str,
+    contact_id: str | None,
+    room_id: str | None = None,
     title: str,
     description: str | None,
     due_at: datetime | None,
@@ -61,7 +65,8 @@ async def create_todo(
     assignee_id: str | None,
 ) -> Outcome[Todo]:
     viewer = await ctx.require()
-    card = decode_id(contact_id, "Contact")
+    card = decode_id(contact_id, "Contact") if contact_id is not None else None
+    room = decode_id(room_id, "ProjectRoom") if room_id is not None else None
     assignee = decode_id(assignee_id, "User") if assignee_id is not None else None
     return await ctx.mutate(
         lambda s: todos.create_todo(
@@ -69,6 +74,7 @@ async def create_todo(
             ctx.settings,
             viewer=viewer,
             contact_id=card,
+            room_id=room,
             title=title,
             description=description,
             due=Due.of(ctx.settings, due_at=due_at, due_date=due_date),

@@ -26,6 +26,7 @@ from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.mail.operations import MailMutation, MailQuery
 from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
+from schema.rooms.operations import RoomMutation, RoomQuery
 from schema.todos.operations import TodoMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
@@ -41,7 +42,9 @@ warnings.filterwarnings(
 CACHED_DOCUMENTS = 512
 
 
-Query = merge_types("Query", (UserQuery, CategoryQuery, ContactQuery, NodeQuery, MailQuery))
+Query = merge_types(
+    "Query", (UserQuery, CategoryQuery, ContactQuery, RoomQuery, NodeQuery, MailQuery)
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -50,6 +53,7 @@ Mutation = merge_types(
         ContactMutation,
         NoteMutation,
         TodoMutation,
+        RoomMutation,
         MailMutation,
         FileMutation,
     ),

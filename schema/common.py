@@ -28,11 +28,16 @@ class Node:
 Visibility = Callable[[Viewer, Any], bool]
 
 
+# The project room whose members alone see a row (None: not a room's).
+RoomOf = Callable[[Any], int | None]
+
+
 @dataclass(frozen=True)
 class NodeType:
     type: Any  # the Strawberry type, built from a row by `type.of(row)`
     model: type[Any]  # the table its rows come from
     visible: Visibility | None
+    room: RoomOf | None
 
 
 # Filled as the types are defined: what node(id:) can resolve.
@@ -40,12 +45,15 @@ NODE_TYPES: dict[str, NodeType] = {}
 N = TypeVar("N", bound=type)
 
 
-def node_type(model: type[Any], *, visible: Visibility | None = None) -> Callable[[N], N]:
+def node_type(
+    model: type[Any], *, visible: Visibility | None = None, room: RoomOf | None = None
+) -> Callable[[N], N]:
     """Register a Node type where it is defined: node(id:) and nodes(ids:) read it by id
-    through the DataLoader of `model`, and hide rows for which `visible` says no."""
+    through the DataLoader of `model`, and hide rows for which `visible` says no, and rows of
+    a project room (`room`) from those who may not enter it."""
 
     def register(cls: N) -> N:
-        NODE_TYPES[cls.__name__] = NodeType(cls, model, visible)
+        NODE_TYPES[cls.__name__] = NodeType(cls, model, visible, room)
         return cls
 
     return register

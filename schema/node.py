@@ -6,17 +6,21 @@ knows no type by name.
 
 import asyncio
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar, cast
 
 import strawberry
 
 from resolvers.context import Context
+from resolvers.rooms import may_enter
 from schema import cost
 from schema.common import NODE_TYPES, Info, Node
 from schema.cost import MAX_NODES
 from schema.permissions import requires
 from services.errors import BadRequestError
 from services.ids import decode_global_id
+
+if TYPE_CHECKING:
+    from schema.rooms.types import ProjectRoom
 
 N = TypeVar("N", bound=Node)
 
@@ -39,8 +43,22 @@ async def resolve_node(ctx: Context, type_name: str, pk: int) -> Node | None:
         return None
     if registered.visible is not None and not registered.visible(await ctx.require(), row):
         return None
+    room_id = registered.room(row) if registered.room is not None else None
+    if room_id is not None and not await may_enter(ctx, room_id):
+        return None
     node: Node = registered.type.of(row)
     return node
+
+
+# A project room, named lazily: rooms are built on the types that point at them.
+LazyRoom = Annotated["ProjectRoom", strawberry.lazy("schema.rooms.types")]
+
+
+async def room_node(ctx: Context, room_id: int | None) -> "ProjectRoom | None":
+    """The project room a row belongs to, if any and if the viewer may enter it."""
+    if room_id is None:
+        return None
+    return cast("ProjectRoom | None", await resolve_node(ctx, "ProjectRoom", room_id))
 
 
 async def visible(ctx: Context, node_class: type[N], pk: int) -> N | None:

@@ -33,10 +33,13 @@ from services.errors import ErrorCode, UserFacingError, not_found
 from services.pagination import (
     SortKey,
     after_condition,
+    count_per_scope,
     decode_cursor,
     encode_cursor,
     fingerprint,
+    first_rows_per_scope,
 )
+from services.room_scope import gathered_by
 from services.storage import Storage, StoredObject
 
 MAX_NAME_LENGTH = 255
@@ -134,6 +137,7 @@ def upload_key(storage_key: str) -> str:
 class FileRow:
     id: int
     contact_id: int | None
+    room_id: int | None
     name: str
     content_type: str
     size: int
@@ -147,6 +151,7 @@ class FileRow:
 _COLUMNS = (
     col(StoredFile.id),
     col(StoredFile.contact_id),
+    col(StoredFile.room_id),
     col(StoredFile.name),
     col(StoredFile.content_type),
     col(StoredFile.size),
@@ -176,6 +181,7 @@ class FilePage:
 
 
 _FINGERPRINT = fingerprint("files")
+_ROOM_FINGERPRINT = fingerprint("files", "room")
 _ORDER = [
     SortKey(col(StoredFile.created_at), descending=True, kind=datetime),
     SortKey(col(StoredFile.id), descending=True, kind=int),
@@ -230,6 +236,42 @@ async def files_of(
             continue
         page.files.append(file)
         page.cursors.append(encode_cursor(_FINGERPRINT, [file.created_at, file.id]))
+    return pages
+
+
+async def room_files(
+    session: AsyncSession, *, room_ids: Sequence[int], first: int, after: str | None
+) -> dict[int, FilePage]:
+    """One page of the files each room gathers (its own and its categories' cards'), newest
+    first: one statement for the pages of all the rooms, one for their totals."""
+    beyond = []
+    if after is not None:
+        beyond.append(
+            after_condition(_ORDER, decode_cursor(after, _ROOM_FINGERPRINT, _ORDER), reverse=False)
+        )
+    ready = [col(StoredFile.state) == FileState.READY]
+    scopes = {room_id: gathered_by(StoredFile, room_id) for room_id in room_ids}
+    rows = await session.execute(
+        first_rows_per_scope(
+            StoredFile,
+            scopes,
+            [*ready, *beyond],
+            [col(StoredFile.created_at).desc(), col(StoredFile.id).desc()],
+            first + 1,
+        )
+    )
+    totals: dict[int, int] = dict((await session.execute(count_per_scope(scopes, ready))).all())
+    pages = {
+        room_id: FilePage(has_previous=after is not None, total=totals.get(room_id, 0))
+        for room_id in room_ids
+    }
+    for stored, room_id in rows:
+        page = pages[room_id]
+        if len(page.files) == first:
+            page.has_next = True
+            continue
+        page.files.append(FileRow(*(getattr(stored, name) for name in _NAMES)))
+        page.cursors.append(encode_cursor(_ROOM_FINGERPRINT, [stored.created_at, stored.id]))
     return pages
 
 
@@ -384,7 +426,6 @@ async def delete_file(
     file = await session.get(StoredFile, file_id, with_for_update=True, populate_existing=True)
     if file is None:
         raise not_found("The file", ["id"])
-    keys = [file.storage_key]
     if file.state == FileState.READY:
         await record(
             session,
@@ -394,14 +435,22 @@ async def delete_file(
             subject=("File", file.id),
             details={"name": file.name},
         )
-    else:
-        keys.append(upload_key(file.storage_key))
     await session.delete(file)
     await session.flush()
+    delete_contents_after_commit(session, storage, [file])
+    return file
+
+
+def delete_contents_after_commit(
+    session: AsyncSession, storage: Storage, deleted: Sequence[StoredFile]
+) -> None:
+    """Once the deletion of these files' rows has committed, delete their contents (and what
+    a direct upload not confirmed yet left under its upload key)."""
+    keys = [file.storage_key for file in deleted]
+    keys += [upload_key(file.storage_key) for file in deleted if file.state != FileState.READY]
 
     async def delete_objects() -> None:
         for key in keys:
             await storage.delete(key)
 
     after_commit(session, delete_objects)
-    return file

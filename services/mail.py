@@ -145,9 +145,11 @@ async def queue_todo_assigned(
     contact: Contact | None,
     assignee: User,
     assigned_by: User,
+    room_name: str | None = None,
 ) -> None:
     """Tell `assignee` about a to-do just assigned (or reassigned) to them, in the caller's
-    transaction. Nobody is mailed about a to-do they assigned to themselves."""
+    transaction; a to-do of no card is a project room's (`room_name`). Nobody is mailed about
+    a to-do they assigned to themselves."""
     if assignee.id is not None and assignee.id == assigned_by.id:
         return
     if contact is not None:
@@ -168,6 +170,7 @@ async def queue_todo_assigned(
         subject_id=subject_id,
         due=templates.format_due(todo.due_at, todo.due_date, settings.time_zone),
         priority=todo.priority,
+        room_name=room_name,
     )
     await queue_mail(
         session,

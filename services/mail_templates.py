@@ -175,10 +175,14 @@ def todo_assigned(
     subject_id: str,
     due: str,
     priority: str,
+    room_name: str | None = None,
 ) -> MailContent:
-    """`subject_id` is the card's global ID (the to-do's when it belongs to no card)."""
+    """`subject_id` is the card's global ID (the to-do's when it belongs to no card, but to
+    the project room `room_name`)."""
     subject = one_line(f"To-do for you: {title}")
     where = f" on the card {card_name}" if card_name is not None else ""
+    if room_name is not None:
+        where = f" in the room {room_name}"
     what = "the card" if card_name is not None else "the to-do"
     explorer = f"{public_url}/graphql"
     quoted = _quoted(description)
@@ -194,6 +198,7 @@ def todo_assigned(
         f"<p>Hello {escape(assignee)},</p>",
         f"<p>{escape(assigned_by)} assigned a to-do to you"
         + (f" on the card <b>{escape(card_name)}</b>" if card_name is not None else "")
+        + (f" in the room <b>{escape(room_name)}</b>" if room_name is not None else "")
         + ":</p>",
         f"<p><b>{escape(title)}</b><br>Due: {escape(due)}<br>"
         f"Priority: {escape(priority.capitalize())}</p>",

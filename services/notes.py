@@ -8,9 +8,9 @@ made private).
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -21,17 +21,19 @@ from models.types import utcnow
 from models.users import Role
 from services.activity import record
 from services.auth import Viewer
-from services.contacts import lock_contact
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
+from services.owners import check_room_access, owner_to_write
 from services.pagination import (
     SortKey,
     after_condition,
+    count_per_scope,
     decode_cursor,
     encode_cursor,
     fingerprint,
-    first_rows_per_owner,
+    first_rows_per_scope,
     order_by,
 )
+from services.room_scope import gathered_by
 
 MAX_BODY_LENGTH = 20_000
 
@@ -64,18 +66,17 @@ async def create_note(
     session: AsyncSession,
     *,
     viewer: Viewer,
-    contact_id: int,
+    contact_id: int | None,
+    room_id: int | None = None,
     body: str,
     visibility: NoteVisibility,
     pinned: bool,
 ) -> Note:
-    contact = await lock_contact(session, contact_id, "contactId", shared=True)
-    if contact.deleted_at is not None:
-        raise UserFacingError.one(
-            "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"]
-        )
+    """A note on a card, or of a project room's own (`room_id`)."""
+    owner = await owner_to_write(session, viewer, contact_id=contact_id, room_id=room_id)
     note = Note(
-        contact_id=contact_id,
+        contact_id=owner.contact_id,
+        room_id=owner.room_id,
         author_id=viewer.id,
         body=_body(body),
         visibility=_visibility(visibility),
@@ -95,6 +96,7 @@ async def _record(session: AsyncSession, kind: ActivityKind, viewer: Viewer, not
         kind,
         actor_id=viewer.id,
         contact_id=note.contact_id,
+        room_id=note.room_id,
         subject=("Note", note.id),
         visible_to_id=note.author_id if note.visibility == NoteVisibility.PRIVATE else None,
     )
@@ -104,6 +106,8 @@ async def _note_to_change(session: AsyncSession, viewer: Viewer, note_id: int) -
     """A note the viewer may see, locked; someone else's private note is not found."""
     note = await session.get(Note, note_id, with_for_update=True, populate_existing=True)
     if note is None or not may_see(viewer, note):
+        raise not_found("The note", ["id"])
+    if not await check_room_access(session, viewer, note.room_id):
         raise not_found("The note", ["id"])
     return note
 
@@ -176,49 +180,51 @@ NOTE_ORDER = [
 ]
 
 
+# Whose notes a list shows: a card's, or all that a project room gathers.
+NoteOwner = Literal["contact", "room"]
+
+
 async def notes_of(
     session: AsyncSession,
     *,
     viewer: Viewer,
-    contact_ids: Sequence[int],
+    owner: NoteOwner = "contact",
+    owner_ids: Sequence[int],
     first: int,
     after: str | None,
 ) -> dict[int, NotePage]:
-    """One page of each card's notes the viewer may see, pinned first, then newest first:
-    one statement for the pages of all the cards, one for their totals."""
-    fp = fingerprint("notes")
-    seen = [col(Note.contact_id).in_(contact_ids), _visible(viewer)]
+    """One page of each card's (or room's) notes the viewer may see, pinned first, then
+    newest first: one statement for the pages of all the owners, one for their totals."""
+    fp = fingerprint("notes", owner)
     after_cursor = []
     if after is not None:
         after_cursor.append(
             after_condition(NOTE_ORDER, decode_cursor(after, fp, NOTE_ORDER), reverse=False)
         )
+    scopes = {
+        owner_id: (
+            gathered_by(Note, owner_id) if owner == "room" else col(Note.contact_id) == owner_id
+        )
+        for owner_id in owner_ids
+    }
     rows = await session.execute(
-        first_rows_per_owner(
+        first_rows_per_scope(
             Note,
-            col(Note.contact_id),
-            contact_ids,
+            scopes,
             [_visible(viewer), *after_cursor],
             order_by(NOTE_ORDER, reverse=False, dialect=(await session.connection()).dialect.name),
             first + 1,
         )
     )
-    totals = dict(
-        (
-            await session.execute(
-                select(col(Note.contact_id), func.count())
-                .where(*seen)
-                .group_by(col(Note.contact_id))
-            )
-        ).all()
+    totals: dict[int, int] = dict(
+        (await session.execute(count_per_scope(scopes, [_visible(viewer)]))).all()
     )
     pages = {
-        contact_id: NotePage([], [], False, after is not None, totals.get(contact_id, 0))
-        for contact_id in contact_ids
+        owner_id: NotePage([], [], False, after is not None, totals.get(owner_id, 0))
+        for owner_id in owner_ids
     }
-    for note in rows.scalars():
-        assert note.contact_id is not None
-        page = pages[note.contact_id]
+    for note, owner_id in rows:
+        page = pages[owner_id]
         if len(page.notes) == first:
             page.has_next = True
             continue

@@ -13,20 +13,33 @@ rounded to a double on the way.
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, false, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Mapped, aliased
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.selectable import Subquery
 
 from services.errors import BadRequestError
 from services.ids import MAX_PRIMARY_KEY
 
 DEFAULT_PAGE_SIZE = 20
+SCOPE_COLUMN = "scope_owner_id"
 M = TypeVar("M")
 # Far above the longest cursor a page can produce (five text sort values of up to 2,048
 # characters each), far below what would cost noticeable work to refuse.
@@ -250,11 +263,49 @@ def first_rows_per_owner(
     """The first `limit` rows of each owner (a card), in one statement: a UNION ALL of one
     small query per owner, each walking the owner's index and stopping at `limit`. (A window
     function over all owners' rows would number every row of a card with thousands.)"""
+    scopes = {owner_id: owner == owner_id for owner_id in owner_ids}
+    return select(aliased(model, _first_rows(model, scopes, where, order, limit)))
+
+
+def first_rows_per_scope(
+    model: type[M],
+    scopes: Mapping[int, ColumnElement[bool]],
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[UnaryExpression[Any]],
+    limit: int,
+) -> Select[M, int]:
+    """The first `limit` rows in each scope (the rows of a card, or all that a project room
+    gathers), in one statement, each row with the id of the scope it was found in."""
+    combined = _first_rows(model, scopes, where, order, limit)
+    return select(aliased(model, combined), combined.c[SCOPE_COLUMN])
+
+
+def _first_rows(
+    model: type[Any],
+    scopes: Mapping[int, ColumnElement[bool]],
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[UnaryExpression[Any]],
+    limit: int,
+) -> Subquery:
     table = cast(Any, model).__table__
     branches = [
-        select(table).where(owner == owner_id, *where).order_by(*order).limit(limit)
-        for owner_id in owner_ids
+        select(table, literal(owner_id).label(SCOPE_COLUMN))
+        .where(scope, *where)
+        .order_by(*order)
+        .limit(limit)
+        for owner_id, scope in scopes.items()
     ]
     # Each branch in a subquery of its own: SQLite takes ORDER BY and LIMIT only there.
-    combined = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
-    return select(aliased(model, combined))
+    return union_all(*(select(branch.subquery()) for branch in branches)).subquery()
+
+
+def count_per_scope(
+    scopes: Mapping[int, ColumnElement[bool]], where: Sequence[ColumnElement[bool]]
+) -> CompoundSelect[int, int]:
+    """How many rows each scope holds, in one statement: (scope id, count) rows."""
+    return union_all(
+        *(
+            select(literal(owner_id), func.count()).where(scope, *where)
+            for owner_id, scope in scopes.items()
+        )
+    )

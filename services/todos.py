@@ -7,31 +7,34 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from models.activity import ActivityKind
 from models.contacts import Contact
+from models.rooms import ProjectRoom
 from models.todos import Priority, Todo, TodoStatus
 from models.types import utcnow
 from models.users import Role, User
 from services.activity import Change, record
 from services.auth import Viewer
-from services.contacts import lock_contact
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
 from services.ids import encode_id
 from services.mail import queue_todo_assigned
+from services.owners import check_room_access, owner_to_write
 from services.pagination import (
     SortKey,
     after_condition,
+    count_per_scope,
     decode_cursor,
     encode_cursor,
     fingerprint,
-    first_rows_per_owner,
+    first_rows_per_scope,
     order_by,
 )
+from services.room_scope import gathered_by, may_enter
 from services.settings import Settings
 from services.values import to_utc
 
@@ -116,13 +119,17 @@ async def _assignee(session: AsyncSession, user_id: int | None) -> User | None:
     return user
 
 
-async def _card(session: AsyncSession, contact_id: int) -> Contact:
-    contact = await lock_contact(session, contact_id, "contactId", shared=True)
-    if contact.deleted_at is not None:
+async def _may_take_room_work(
+    session: AsyncSession, user: User | None, room_id: int | None
+) -> None:
+    """A room's own to-do goes only to someone who may enter the room."""
+    if user is None or room_id is None:
+        return
+    if not await may_enter(session, Viewer(user), room_id):
         raise UserFacingError.one(
-            "The contact is deleted; restore it first", code=ErrorCode.ARCHIVED, field=["contactId"]
+            f"{user.name} is not a member of the room; add them to it first",
+            field=["assigneeId"],
         )
-    return contact
 
 
 # --- changes -----------------------------------------------------------------------------------
@@ -133,16 +140,19 @@ async def create_todo(
     settings: Settings,
     *,
     viewer: Viewer,
-    contact_id: int,
+    contact_id: int | None,
+    room_id: int | None = None,
     title: str,
     description: str | None,
     due: Due,
     priority: Priority,
     assignee_id: int | None,
 ) -> Todo:
-    contact = await _card(session, contact_id)
+    """A to-do on a card, or of a project room's own (`room_id`)."""
+    owner = await owner_to_write(session, viewer, contact_id=contact_id, room_id=room_id)
     todo = Todo(
-        contact_id=contact_id,
+        contact_id=owner.contact_id,
+        room_id=owner.room_id,
         title=_title(title),
         description=_description(description),
         due_at=due.at,
@@ -151,20 +161,30 @@ async def create_todo(
         created_by_id=viewer.id,
     )
     assignee = await _assignee(session, assignee_id)
+    await _may_take_room_work(session, assignee, owner.room_id)
     todo.assignee_id = assignee.id if assignee else None
     session.add(todo)
     await session.flush()
     await _record(session, ActivityKind.TODO_CREATED, viewer, todo)
     if assignee is not None:
-        await queue_todo_assigned(
-            session,
-            settings,
-            todo=todo,
-            contact=contact,
-            assignee=assignee,
-            assigned_by=viewer.user,
-        )
+        await _mail_assignee(session, settings, viewer, todo, assignee)
     return todo
+
+
+async def _mail_assignee(
+    session: AsyncSession, settings: Settings, viewer: Viewer, todo: Todo, assignee: User
+) -> None:
+    contact = await session.get(Contact, todo.contact_id) if todo.contact_id else None
+    room = await session.get(ProjectRoom, todo.room_id) if todo.room_id else None
+    await queue_todo_assigned(
+        session,
+        settings,
+        todo=todo,
+        contact=contact,
+        assignee=assignee,
+        assigned_by=viewer.user,
+        room_name=room.name if room is not None else None,
+    )
 
 
 TODO_DETAILS = (
@@ -203,7 +223,7 @@ async def update_todo(
     """Change a to-do; `changes` holds what the client sent (null clears the description, the
     due date and the assignee). A new assignee is mailed."""
     refuse_clearing(changes, "title", "priority")
-    todo = await _todo(session, todo_id)
+    todo = await _todo(session, viewer, todo_id)
     before = _snapshot(todo)
     if "title" in changes:
         todo.title = _title(changes["title"])
@@ -217,6 +237,7 @@ async def update_todo(
     assignee = None
     if "assignee_id" in changes:
         assignee = await _assignee(session, changes["assignee_id"])
+        await _may_take_room_work(session, assignee, todo.room_id)
         todo.assignee_id = assignee.id if assignee else None
     changed = [
         Change(name, label, _shown(attribute, before[attribute]), _shown(attribute, after))
@@ -229,21 +250,13 @@ async def update_todo(
     await session.flush()
     await _record(session, ActivityKind.TODO_UPDATED, viewer, todo, changed)
     if assignee is not None and assignee.id != before["assignee_id"]:
-        contact = await session.get(Contact, todo.contact_id) if todo.contact_id else None
-        await queue_todo_assigned(
-            session,
-            settings,
-            todo=todo,
-            contact=contact,
-            assignee=assignee,
-            assigned_by=viewer.user,
-        )
+        await _mail_assignee(session, settings, viewer, todo, assignee)
     return todo
 
 
 async def set_todo_done(session: AsyncSession, *, viewer: Viewer, todo_id: int, done: bool) -> Todo:
     """Complete an open to-do, or reopen a done one; already so, nothing changes."""
-    todo = await _todo(session, todo_id)
+    todo = await _todo(session, viewer, todo_id)
     if (todo.status == TodoStatus.DONE) == done:
         return todo
     todo.status = TodoStatus.DONE if done else TodoStatus.OPEN
@@ -257,17 +270,18 @@ async def set_todo_done(session: AsyncSession, *, viewer: Viewer, todo_id: int, 
 
 
 async def delete_todo(session: AsyncSession, *, viewer: Viewer, todo_id: int) -> Todo:
-    todo = await _todo(session, todo_id)
+    todo = await _todo(session, viewer, todo_id)
     await session.delete(todo)
     await session.flush()
     await _record(session, ActivityKind.TODO_DELETED, viewer, todo)
     return todo
 
 
-async def _todo(session: AsyncSession, todo_id: int) -> Todo:
-    """A to-do to change, locked, on a card that is not in the bin."""
+async def _todo(session: AsyncSession, viewer: Viewer, todo_id: int) -> Todo:
+    """A to-do to change, locked, on a card that is not in the bin or of a room the viewer
+    may enter (another room's is not found, as if it did not exist)."""
     todo = await session.get(Todo, todo_id, with_for_update=True, populate_existing=True)
-    if todo is None:
+    if todo is None or not await check_room_access(session, viewer, todo.room_id):
         raise not_found("The to-do", ["id"])
     if todo.contact_id is not None:
         contact = await session.get(Contact, todo.contact_id)
@@ -292,6 +306,7 @@ async def _record(
         kind,
         actor_id=viewer.id,
         contact_id=todo.contact_id,
+        room_id=todo.room_id,
         subject=("Todo", todo.id),
         changes=changes,
         details={"title": todo.title},
@@ -308,6 +323,8 @@ class TodoFilter:
     # Due on or after / before these moments (a due date counts at the end of its day).
     due_from: datetime | None = None
     due_before: datetime | None = None
+    # The project rooms whose own to-dos the viewer may see (None: every room, for admins).
+    rooms: frozenset[int] | None = None
 
 
 # A person's list leaves out the to-dos of cards in the bin (as the digest does); a card's own
@@ -335,9 +352,15 @@ TODO_ORDER = [
 ]
 
 
-# Whose to-dos a list shows: a card's, or a person's.
-TodoOwner = Literal["contact", "assignee"]
-_OWNERS = {"contact": col(Todo.contact_id), "assignee": col(Todo.assignee_id)}
+# Whose to-dos a list shows: a card's, a person's, or all that a project room gathers.
+TodoOwner = Literal["contact", "assignee", "room"]
+
+
+def _scopes(owner: TodoOwner, owner_ids: Sequence[int]) -> dict[int, ColumnElement[bool]]:
+    if owner == "room":
+        return {room_id: gathered_by(Todo, room_id) for room_id in owner_ids}
+    column = col(Todo.contact_id) if owner == "contact" else col(Todo.assignee_id)
+    return {owner_id: column == owner_id for owner_id in owner_ids}
 
 
 async def todos_of(
@@ -349,11 +372,10 @@ async def todos_of(
     first: int,
     after: str | None,
 ) -> dict[int, TodoPage]:
-    """One page of to-dos for each owner (card, or assignee), soonest due first: one
+    """One page of to-dos for each owner (card, assignee or room), soonest due first: one
     statement for the pages of all the owners, one for their totals."""
     fp = fingerprint("todos", owner, filter)
-    owner_column = _OWNERS[owner]
-    matching: list[ColumnElement[bool]] = [owner_column.in_(owner_ids)]
+    matching: list[ColumnElement[bool]] = []
     if filter.status is not None:
         matching.append(col(Todo.status) == filter.status)
     if filter.assignee_id is not None:
@@ -364,32 +386,30 @@ async def todos_of(
         matching.append(col(Todo.due_at) < filter.due_before)
     if owner == "assignee":
         matching.append(_CARD_NOT_IN_BIN)
+    if filter.rooms is not None:
+        # A room's own to-dos only for those who may enter it.
+        matching.append(or_(col(Todo.room_id).is_(None), col(Todo.room_id).in_(filter.rooms)))
     after_cursor = []
     if after is not None:
         after_cursor.append(
             after_condition(TODO_ORDER, decode_cursor(after, fp, TODO_ORDER), reverse=False)
         )
+    scopes = _scopes(owner, owner_ids)
     rows = await session.execute(
-        first_rows_per_owner(
+        first_rows_per_scope(
             Todo,
-            owner_column,
-            owner_ids,
-            [*matching[1:], *after_cursor],
+            scopes,
+            [*matching, *after_cursor],
             order_by(TODO_ORDER, reverse=False, dialect=(await session.connection()).dialect.name),
             first + 1,
         )
     )
-    counted = await session.execute(
-        select(owner_column, func.count()).where(*matching).group_by(owner_column)
-    )
-    totals = {owner_id: count for owner_id, count in counted.all() if owner_id is not None}
+    totals: dict[int, int] = dict((await session.execute(count_per_scope(scopes, matching))).all())
     pages = {
         owner_id: TodoPage([], [], False, after is not None, totals.get(owner_id, 0))
         for owner_id in owner_ids
     }
-    for todo in rows.scalars():
-        owner_id = todo.contact_id if owner == "contact" else todo.assignee_id
-        assert owner_id is not None
+    for todo, owner_id in rows:
         page = pages[owner_id]
         if len(page.todos) == first:
             page.has_next = True

@@ -1,5 +1,5 @@
-"""Project rooms: rooms and their members; a category, and a to-do, note, file or activity
-event of a room's own, point at their room.
+"""Project rooms: rooms, their members and the categories they gather; a to-do, note, file or
+activity event of a room's own points at its room.
 
 Revision ID: 0008
 Revises: 0007
@@ -51,13 +51,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("room_id", "user_id"),
     )
     op.create_index("ix_room_member_user_id", "room_member", ["user_id"])
-
-    with op.batch_alter_table("category") as batch:
-        batch.add_column(sa.Column("room_id", sa.Integer(), nullable=True))
-        batch.create_index("ix_category_room_id", ["room_id"])
-        batch.create_foreign_key(
-            "category_room_id_fkey", "project_room", ["room_id"], ["id"], ondelete="SET NULL"
-        )
+    # A table of its own rather than a column of category: on SQLite adding a foreign key to a
+    # table rebuilds it, which its referencing cards forbid.
+    op.create_table(
+        "room_category",
+        sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("room_id", sa.Integer(), nullable=False),
+        sa.Column("linked_by_id", sa.Integer(), nullable=True),
+        sa.Column("linked_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["category_id"], ["category.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["linked_by_id"], ["user_account.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["room_id"], ["project_room.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("category_id"),
+    )
+    op.create_index("ix_room_category_room_id", "room_category", ["room_id"])
     with op.batch_alter_table("activity_event") as batch:
         batch.add_column(sa.Column("room_id", sa.Integer(), nullable=True))
         batch.create_index("ix_activity_room", ["room_id", "id"])
@@ -76,7 +83,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     indexes = {table: f"ix_{table}_room" for table in OWNED}
-    indexes |= {"activity_event": "ix_activity_room", "category": "ix_category_room_id"}
+    indexes |= {"activity_event": "ix_activity_room"}
     for table, index in indexes.items():
         with op.batch_alter_table(table) as batch:
             if table in OWNED:
@@ -84,6 +91,8 @@ def downgrade() -> None:
             batch.drop_constraint(f"{table}_room_id_fkey", type_="foreignkey")
             batch.drop_index(index)
             batch.drop_column("room_id")
+    op.drop_index("ix_room_category_room_id", table_name="room_category")
+    op.drop_table("room_category")
     op.drop_index("ix_room_member_user_id", table_name="room_member")
     op.drop_table("room_member")
     op.drop_table("project_room")

@@ -10,7 +10,7 @@ from models.activity import ActivityEvent as EventModel
 from models.activity import ActivityKind
 from schema import cost
 from schema.common import Info, Node, PageInfo, node_type
-from schema.node import resolve_node, visible
+from schema.node import LazyRoom, resolve_node, room_node, visible
 from schema.users.types import User
 from services.activity import ActivityPage, may_see, stream_cursor
 from services.ids import encode_id
@@ -31,7 +31,7 @@ class FieldChange:
     after: JSON | None
 
 
-@node_type(EventModel, visible=may_see)
+@node_type(EventModel, visible=may_see, room=lambda event: event.room_id)
 @strawberry.type(description="A change on a card, in the same transaction as the change.")
 class ActivityEvent(Node):
     kind: ActivityKind
@@ -76,6 +76,10 @@ class ActivityEvent(Node):
         return cast(
             "Contact | None", await resolve_node(info.context, "Contact", self._model.contact_id)
         )
+
+    @strawberry.field(description="The project room it belongs to, when it is a room's own.")
+    async def room(self, info: Info) -> LazyRoom | None:
+        return await room_node(info.context, self._model.room_id)
 
     @strawberry.field(
         description="What it is about, while it exists and you may see it (a note, a to-do, a "

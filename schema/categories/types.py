@@ -1,6 +1,7 @@
 """Categories, their typed custom fields and relations, as the API shows them."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,7 +14,11 @@ from schema import cost
 from schema.common import Info, Node, existing, node_type
 from schema.contacts.filters import ContactFilter, ContactOrder
 from schema.contacts.types import ContactConnection, find_cards
+from schema.node import room_node
 from services.ids import encode_id
+
+if TYPE_CHECKING:
+    from schema.rooms.types import ProjectRoom
 
 # The models' enums, registered in place as GraphQL enums.
 strawberry.enum(FieldType, description="The type of a custom field's values.")
@@ -162,6 +167,16 @@ class Category(Node):
     )
     async def relations(self, info: Info) -> list[CategoryRelation]:
         return [CategoryRelation.of(r) for r in await info.context.loaders.relations.load(self.pk)]
+
+    @strawberry.field(
+        description="The project room that gathers this category's cards (null when none, or "
+        "when you are not a member of it)."
+    )
+    async def room(
+        self, info: Info
+    ) -> Annotated["ProjectRoom", strawberry.lazy("schema.rooms.types")] | None:
+        room_id = await info.context.loaders.category_room.load(self.pk)
+        return await room_node(info.context, room_id)
 
     @strawberry.field(
         description="Cards of this category; see Query.contacts.", metadata=cost.page()

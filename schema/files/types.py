@@ -10,7 +10,7 @@ from models.files import FileState, StoredFile
 from resolvers import files as resolve
 from schema import cost
 from schema.common import Info, Node, PageInfo, node_type
-from schema.node import resolve_node, visible
+from schema.node import LazyRoom, resolve_node, room_node, visible
 from schema.users.types import User
 from services.files import FilePage, may_see
 from services.ids import encode_id
@@ -25,7 +25,7 @@ strawberry.enum(
 )
 
 
-@node_type(StoredFile, visible=may_see)
+@node_type(StoredFile, visible=may_see, room=lambda file: file.room_id)
 @strawberry.type(
     description="A file on a card. Download it from `downloadUrl`, or from /files/<id> with "
     "the Authorization header."
@@ -65,6 +65,10 @@ class File(Node):
         return cast(
             "Contact | None", await resolve_node(info.context, "Contact", self._row.contact_id)
         )
+
+    @strawberry.field(description="The project room it belongs to, when it is a room's own.")
+    async def room(self, info: Info) -> LazyRoom | None:
+        return await room_node(info.context, self._row.room_id)
 
     @strawberry.field(description="Null when deactivated and you are not an admin.")
     async def uploaded_by(self, info: Info) -> User | None:

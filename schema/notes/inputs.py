@@ -7,9 +7,10 @@ from schema.common import UserError, user_errors_field
 from schema.notes.types import Note
 
 
-@strawberry.input
+@strawberry.input(description="On a card (contactId) or of a project room's own (roomId).")
 class NoteCreateInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = None
+    room_id: strawberry.ID | None = None
     body: str = strawberry.field(description="Markdown, at most 20,000 characters.")
     visibility: NoteVisibility = NoteVisibility.TEAM
     pinned: bool = False

@@ -13,11 +13,15 @@ from schema.permissions import requires
 
 @strawberry.type
 class NoteMutation:
-    @strawberry.mutation(description="Write a note on a card.", extensions=requires(Role.MEMBER))
+    @strawberry.mutation(
+        description="Write a note on a card, or in a project room.",
+        extensions=requires(Role.MEMBER),
+    )
     async def note_create(self, info: Info, input: NoteCreateInput) -> NotePayload:
         outcome = await resolve.create_note(
             info.context,
             contact_id=input.contact_id,
+            room_id=input.room_id,
             body=input.body,
             visibility=NoteVisibility(input.visibility),
             pinned=input.pinned,

@@ -9,7 +9,7 @@ from models.notes import Note as NoteModel
 from models.notes import NoteVisibility
 from schema import cost
 from schema.common import Info, Node, PageInfo, existing, node_type
-from schema.node import resolve_node, visible
+from schema.node import LazyRoom, resolve_node, room_node, visible
 from schema.users.types import User
 from services.ids import encode_id
 from services.notes import NotePage, may_see
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 strawberry.enum(NoteVisibility, description="TEAM: everyone who sees the card; PRIVATE: you only.")
 
 
-@node_type(NoteModel, visible=may_see)
+@node_type(NoteModel, visible=may_see, room=lambda note: note.room_id)
 @strawberry.type(description="A note on a card, in Markdown.")
 class Note(Node):
     body: str
@@ -56,6 +56,10 @@ class Note(Node):
         # Through the node registry: the contacts schema builds on this one.
         card = await resolve_node(info.context, "Contact", self._model.contact_id)
         return cast("Contact", existing(card))
+
+    @strawberry.field(description="The project room it belongs to, when it is a room's own.")
+    async def room(self, info: Info) -> LazyRoom | None:
+        return await room_node(info.context, self._model.room_id)
 
 
 @strawberry.type

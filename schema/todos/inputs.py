@@ -19,16 +19,21 @@ TODO_SETTINGS = {
 }
 
 
-@strawberry.input(description="Give dueAt (a moment) or dueDate (a day), or neither.")
+@strawberry.input(
+    description="On a card (contactId) or of a project room's own (roomId). Give dueAt (a "
+    "moment) or dueDate (a day), or neither."
+)
 class TodoCreateInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = None
+    room_id: strawberry.ID | None = None
     title: str = strawberry.field(description="At most 300 characters.")
     description: str | None = None
     due_at: datetime | None = None
     due_date: date | None = None
     priority: Priority = Priority.NORMAL
     assignee_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A MEMBER or ADMIN; they are mailed at once."
+        default=None,
+        description="A MEMBER or ADMIN (of the room, for a room's to-do); they are mailed at once.",
     )
 
 

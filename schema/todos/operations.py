@@ -15,13 +15,15 @@ from schema.todos.types import Todo
 @strawberry.type
 class TodoMutation:
     @strawberry.mutation(
-        description="Plan something to do about a card; its assignee is mailed.",
+        description="Plan something to do about a card, or in a project room; its assignee is "
+        "mailed.",
         extensions=requires(Role.MEMBER),
     )
     async def todo_create(self, info: Info, input: TodoCreateInput) -> TodoPayload:
         outcome = await resolve.create_todo(
             info.context,
             contact_id=input.contact_id,
+            room_id=input.room_id,
             title=input.title,
             description=input.description,
             due_at=input.due_at,

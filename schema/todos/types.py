@@ -10,7 +10,7 @@ from models.todos import Todo as TodoModel
 from models.types import utcnow
 from schema import cost
 from schema.common import Info, Node, PageInfo, existing, node_type
-from schema.node import resolve_node
+from schema.node import LazyRoom, resolve_node, room_node
 from services.ids import encode_id
 from services.todos import TodoPage
 
@@ -33,7 +33,7 @@ strawberry.enum(TodoStatus, description="Open, or done.")
 strawberry.enum(Priority, description="How urgent a to-do is.")
 
 
-@node_type(TodoModel)
+@node_type(TodoModel, room=lambda todo: todo.room_id)
 @strawberry.type(description="Something to do about a card, assigned to a colleague.")
 class Todo(Node):
     title: str
@@ -92,6 +92,10 @@ class Todo(Node):
             return None
         card = await resolve_node(info.context, "Contact", self._model.contact_id)
         return cast("Contact", existing(card))
+
+    @strawberry.field(description="The project room it belongs to, when it is a room's own.")
+    async def room(self, info: Info) -> LazyRoom | None:
+        return await room_node(info.context, self._model.room_id)
 
 
 @strawberry.type

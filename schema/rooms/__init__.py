@@ -1,0 +1,1 @@
+"""Project rooms in the API."""
