@@ -58,9 +58,19 @@ async def files_page(
     return await ctx.loaders.files.load((contact.id, FilesShape(size, after)))
 
 
-async def upload(ctx: Context, *, contact_id: str, file: ReceivedFile) -> Outcome[StoredFile]:
+def _owner_ids(contact_id: str | None, room_id: str | None) -> tuple[int | None, int | None]:
+    """The card's and the room's primary keys, of which the service wants exactly one."""
+    return (
+        decode_id(contact_id, "Contact") if contact_id is not None else None,
+        decode_id(room_id, "ProjectRoom") if room_id is not None else None,
+    )
+
+
+async def upload(
+    ctx: Context, *, contact_id: str | None, room_id: str | None = None, file: ReceivedFile
+) -> Outcome[StoredFile]:
     viewer = await ctx.require()
-    card = decode_id(contact_id, "Contact")
+    card, room = _owner_ids(contact_id, room_id)
     if file.kept:
         problem = Problem(
             "This file part already went to another fileUpload of the request; send one part "
@@ -73,6 +83,7 @@ async def upload(ctx: Context, *, contact_id: str, file: ReceivedFile) -> Outcom
             s,
             viewer=viewer,
             contact_id=card,
+            room_id=room,
             name=file.filename,
             content_type=file.content_type,
             storage_key=file.key,
@@ -85,10 +96,16 @@ async def upload(ctx: Context, *, contact_id: str, file: ReceivedFile) -> Outcom
 
 
 async def create_upload_url(
-    ctx: Context, *, contact_id: str, name: str, content_type: str | None, size: int
+    ctx: Context,
+    *,
+    contact_id: str | None,
+    room_id: str | None = None,
+    name: str,
+    content_type: str | None,
+    size: int,
 ) -> Outcome[DirectUpload]:
     viewer = await ctx.require()
-    card = decode_id(contact_id, "Contact")
+    card, room = _owner_ids(contact_id, room_id)
     storage = ctx.resources.storage
     if not storage.direct_upload:
         problem = Problem(
@@ -114,6 +131,7 @@ async def create_upload_url(
             s,
             viewer=viewer,
             contact_id=card,
+            room_id=room,
             name=name,
             content_type=content_type,
             size=size,

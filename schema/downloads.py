@@ -27,10 +27,11 @@ from starlette.routing import Route
 from models.files import FileState, StoredFile
 from models.users import User
 from resolvers.resources import Resources
-from services.auth import authenticate, token_from_authorization
+from services.auth import Viewer, authenticate, token_from_authorization
 from services.errors import AuthError, BadRequestError, RetryableError
 from services.faults import fault_of
 from services.ids import decode_global_id
+from services.owners import check_room_access
 from services.storage import (
     ObjectMissingError,
     ObjectReader,
@@ -84,8 +85,12 @@ async def _downloadable(request: Request, resources: Resources) -> StoredFile:
         raise _not_found() from None
     try:
         async with resources.session_factory() as session:
-            await _check_credentials(request, resources, session, file_id)
+            user = await _check_credentials(request, resources, session, file_id)
             file = await session.get(StoredFile, file_id) if type_name == "File" else None
+            if file is not None and not await check_room_access(
+                session, Viewer(user), file.room_id
+            ):
+                file = None  # another room's, as if it did not exist
     except _RefusedError:
         raise
     except RetryableError as exc:
@@ -103,8 +108,9 @@ async def _downloadable(request: Request, resources: Resources) -> StoredFile:
 
 async def _check_credentials(
     request: Request, resources: Resources, session: AsyncSession, file_id: int
-) -> None:
-    """A signed link made for a user who may still read, or a bearer token."""
+) -> User:
+    """Who downloads: the user a signed link was made for, if they may still read, or the
+    bearer of a token."""
     parameters = request.query_params
     if resources.links.is_signed(parameters):
         try:
@@ -116,7 +122,7 @@ async def _check_credentials(
             raise _RefusedError(
                 403, "The download link is no longer valid: its user was deactivated", "FORBIDDEN"
             )
-        return
+        return user
     token = token_from_authorization(request.headers.get("authorization"))
     if token is None:
         raise _RefusedError(
@@ -126,9 +132,10 @@ async def _check_credentials(
             {"WWW-Authenticate": "Bearer"},
         )
     try:
-        await authenticate(session, token)
+        viewer = await authenticate(session, token)
     except AuthError as exc:
         raise _RefusedError(401, str(exc), exc.code, {"WWW-Authenticate": "Bearer"}) from None
+    return viewer.user
 
 
 @dataclass(frozen=True)

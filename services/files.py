@@ -30,6 +30,7 @@ from services.auth import Viewer
 from services.contacts import lock_contact
 from services.effects import after_commit
 from services.errors import ErrorCode, UserFacingError, not_found
+from services.owners import check_room_access, owner_to_write
 from services.pagination import (
     SortKey,
     after_condition,
@@ -290,6 +291,18 @@ async def _card_taking_files(session: AsyncSession, contact_id: int, field: str)
         )
 
 
+async def _file_to_touch(session: AsyncSession, viewer: Viewer, file_id: int) -> StoredFile:
+    """A file the viewer may see (another room's is not found, as if it did not exist)."""
+    file = await session.get(StoredFile, file_id)
+    if (
+        file is None
+        or not may_see(viewer, file)
+        or not await check_room_access(session, viewer, file.room_id)
+    ):
+        raise not_found("The file", ["id"])
+    return file
+
+
 def _refuse_empty(size: int, field: Sequence[str]) -> None:
     if size == 0:
         raise UserFacingError.one(
@@ -303,6 +316,7 @@ async def _record_added(session: AsyncSession, file: StoredFile, actor_id: int) 
         ActivityKind.FILE_ADDED,
         actor_id=actor_id,
         contact_id=file.contact_id,
+        room_id=file.room_id,
         subject=("File", file.id),
         details={"name": file.name, "size": file.size, "contentType": file.content_type},
     )
@@ -312,18 +326,21 @@ async def add_file(
     session: AsyncSession,
     *,
     viewer: Viewer,
-    contact_id: int,
+    contact_id: int | None,
+    room_id: int | None = None,
     name: str,
     content_type: str | None,
     storage_key: str,
     stored: StoredObject,
 ) -> StoredFile:
-    """The row of a file whose bytes are stored under `storage_key` already."""
+    """The row of a file whose bytes are stored under `storage_key` already, on a card or of
+    a project room's own (`room_id`)."""
     name = checked_name(name, ["file"])
     _refuse_empty(stored.size, ["file"])
-    await _card_taking_files(session, contact_id, "contactId")
+    owner = await owner_to_write(session, viewer, contact_id=contact_id, room_id=room_id)
     file = StoredFile(
-        contact_id=contact_id,
+        contact_id=owner.contact_id,
+        room_id=owner.room_id,
         name=name,
         content_type=content_type_for(content_type, name),
         size=stored.size,
@@ -342,7 +359,8 @@ async def grant_upload(
     session: AsyncSession,
     *,
     viewer: Viewer,
-    contact_id: int,
+    contact_id: int | None,
+    room_id: int | None = None,
     name: str,
     content_type: str | None,
     size: int,
@@ -357,9 +375,10 @@ async def grant_upload(
             field=["size"],
         )
     _refuse_empty(size, ["size"])
-    await _card_taking_files(session, contact_id, "contactId")
+    owner = await owner_to_write(session, viewer, contact_id=contact_id, room_id=room_id)
     file = StoredFile(
-        contact_id=contact_id,
+        contact_id=owner.contact_id,
+        room_id=owner.room_id,
         name=name,
         content_type=announced_type(content_type, name),
         size=size,
@@ -375,10 +394,7 @@ async def grant_upload(
 async def pending_file(session: AsyncSession, *, viewer: Viewer, file_id: int) -> StoredFile:
     """A direct upload of the viewer's that is not confirmed yet (or is, for a repeated
     confirmation)."""
-    file = await session.get(StoredFile, file_id)
-    if file is None or not may_see(viewer, file):
-        raise not_found("The file", ["id"])
-    return file
+    return await _file_to_touch(session, viewer, file_id)
 
 
 async def confirm_upload(
@@ -386,8 +402,8 @@ async def confirm_upload(
 ) -> StoredFile:
     """Mark a direct upload READY with what its stored bytes turned out to be."""
     found = await pending_file(session, viewer=viewer, file_id=file_id)
-    assert found.contact_id is not None
-    await _card_taking_files(session, found.contact_id, "id")
+    if found.contact_id is not None:
+        await _card_taking_files(session, found.contact_id, "id")
     file = await session.get(StoredFile, file_id, with_for_update=True, populate_existing=True)
     if file is None:
         raise not_found("The file", ["id"])
@@ -412,9 +428,7 @@ async def delete_file(
 ) -> StoredFile:
     """Delete the row now and its bytes once the deletion has committed (never before: a
     rolled-back deletion keeps a file that can still be downloaded)."""
-    found = await session.get(StoredFile, file_id)
-    if found is None or not may_see(viewer, found):
-        raise not_found("The file", ["id"])
+    found = await _file_to_touch(session, viewer, file_id)
     if found.contact_id is not None:
         contact = await lock_contact(session, found.contact_id, "id", shared=True)
         if contact.deleted_at is not None:
@@ -432,6 +446,7 @@ async def delete_file(
             ActivityKind.FILE_DELETED,
             actor_id=viewer.id,
             contact_id=file.contact_id,
+            room_id=file.room_id,
             subject=("File", file.id),
             details={"name": file.name},
         )

@@ -141,9 +141,11 @@ async def send_upload(
     *,
     token: str | None = None,
     headers: dict[str, str] | None = None,
+    owner: str = "contactId",
 ) -> httpx.Response:
+    """Upload to a card (`contact_id`), or to a room with owner="roomId"."""
     body, media_type = multipart(
-        {"query": UPLOAD, "variables": {"input": {"contactId": contact_id, "file": None}}},
+        {"query": UPLOAD, "variables": {"input": {owner: contact_id, "file": None}}},
         {"0": ["variables.input.file"]},
         {"0": (filename, data, content_type)},
     )
@@ -376,6 +378,58 @@ async def test_downloads_need_rights(admin: Api, storage_kind: str) -> None:
         assert response.status_code == 403
         assert "deactivated" in response.json()["errors"][0]["message"]
     # (An S3 link is S3's own: it works until it expires, CRM_DOWNLOAD_URL_TTL_SECONDS.)
+
+
+async def test_a_rooms_own_files_are_its_members_alone(admin: Api, storage_kind: str) -> None:
+    lea = await admin.add_user("lea@example.com", "MEMBER", "Lea")
+    max_ = await admin.add_user("max@example.com", "MEMBER", "Max")
+    olga = await admin.add_user("olga@example.com", "MEMBER", "Olga")
+    room = (
+        await admin.ok(
+            'mutation { roomCreate(input: {name: "Customers 2027"}) { room { id } } }',
+            token=lea,
+        )
+    )["roomCreate"]["room"]["id"]
+    max_id = (await admin.ok("{ me { id } }", token=max_))["me"]["id"]
+    await admin.ok(
+        """mutation($input: RoomMemberInput!) { roomMemberAdd(input: $input) {
+           userErrors { code } } }""",
+        {"input": {"roomId": room, "userId": max_id}},
+        token=lea,
+    )
+    file = (await upload(admin, room, b"kick-off slides", owner="roomId", token=lea))["file"]
+    route = f"/files/{file['id']}"
+    assert (await admin.client.get(route, headers=bearer(max_))).content == b"kick-off slides"
+    assert (await admin.client.get(route, headers=bearer(olga))).status_code == 404
+    errors = await refused_upload(admin, room, b"mine", owner="roomId", token=olga)
+    assert errors[0]["code"] == "NOT_FOUND"
+    errors = await admin.user_errors(DELETE, {"input": {"id": file["id"]}}, token=olga)
+    assert errors[0]["code"] == "NOT_FOUND"
+    listed = await admin.ok(
+        "query($id: ID!) { node(id: $id) { ... on ProjectRoom { files { totalCount nodes { name } } } } }",
+        {"id": room},
+        token=max_,
+    )
+    assert listed["node"]["files"] == {"totalCount": 1, "nodes": [{"name": "offer.pdf"}]}
+
+    # A link made for a member stops working when they leave the room.
+    link = (
+        await admin.ok(
+            "query($id: ID!) { node(id: $id) { ... on File { downloadUrl } } }",
+            {"id": file["id"]},
+            token=max_,
+        )
+    )["node"]["downloadUrl"]
+    await admin.ok(
+        """mutation($input: RoomMemberInput!) { roomMemberRemove(input: $input) {
+           userErrors { code } } }""",
+        {"input": {"roomId": room, "userId": max_id}},
+        token=lea,
+    )
+    if storage_kind == "local":
+        assert (await fetch(admin, link)).status_code == 404
+    # (An S3 link is S3's own: it works until it expires, CRM_DOWNLOAD_URL_TTL_SECONDS.)
+    assert (await admin.client.get(route, headers=bearer(max_))).status_code == 404
 
 
 async def test_files_of_a_card_in_the_bin_stay_readable_but_take_no_new_files(

@@ -51,17 +51,22 @@ UPLOAD = strawberry.scalar(
 SCALARS: dict[object, ScalarDefinition] = {ReceivedFile: UPLOAD}
 
 
-@strawberry.input
+@strawberry.input(description="On a card (contactId) or of a project room's own (roomId).")
 class FileUploadInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = None
+    room_id: strawberry.ID | None = None
     file: ReceivedFile = strawberry.field(
         description="Map a file part to it; its filename and Content-Type are kept."
     )
 
 
-@strawberry.input(description="A direct upload to S3: announce the file, then PUT it.")
+@strawberry.input(
+    description="A direct upload to S3: announce the file (on a card, or of a project room's "
+    "own), then PUT it."
+)
 class FileUploadUrlCreateInput:
-    contact_id: strawberry.ID
+    contact_id: strawberry.ID | None = None
+    room_id: strawberry.ID | None = None
     name: str
     size: int = strawberry.field(description="In bytes; the confirmation checks it.")
     content_type: str | None = strawberry.field(

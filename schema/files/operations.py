@@ -22,12 +22,15 @@ from services.ids import encode_id
 @strawberry.type
 class FileMutation:
     @strawberry.mutation(
-        description="Attach a file to a card, sent in this request as multipart/form-data "
-        "(the GraphQL multipart request spec) with the header GraphQL-Require-Preflight: 1.",
+        description="Attach a file to a card or a project room, sent in this request as "
+        "multipart/form-data (the GraphQL multipart request spec) with the header "
+        "GraphQL-Require-Preflight: 1.",
         extensions=requires(Role.MEMBER),
     )
     async def file_upload(self, info: Info, input: FileUploadInput) -> FilePayload:
-        outcome = await resolve.upload(info.context, contact_id=input.contact_id, file=input.file)
+        outcome = await resolve.upload(
+            info.context, contact_id=input.contact_id, room_id=input.room_id, file=input.file
+        )
         return payload(FilePayload, outcome, file=File.of)
 
     @strawberry.mutation(
@@ -41,6 +44,7 @@ class FileMutation:
         outcome = await resolve.create_upload_url(
             info.context,
             contact_id=input.contact_id,
+            room_id=input.room_id,
             name=input.name,
             content_type=input.content_type,
             size=input.size,
