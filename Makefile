@@ -56,6 +56,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.mail
 	$(BIN)/python -m bench.activity
 	$(BIN)/python -m bench.files
+	$(BIN)/python -m bench.rooms
 
 # Rebuild GraphiQL's committed assets from graphiql/package-lock.json (needs Node 20+).
 graphiql:
