@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert
 
 from bench.dataset import SIGN_UP, _call
 from bench.load import choose_tool, run_load
@@ -32,7 +31,7 @@ from bench.servers import (
     sqlite_url,
     start_server,
 )
-from bench.sql_cost import TRANSACTION_CONTROL
+from bench.sql_cost import statements_of
 from models.activity import ActivityEvent, ActivityKind
 from models.db import create_engine
 from server import create_app
@@ -96,31 +95,6 @@ def _event(i: int, contact_id: int) -> dict[str, Any]:
     }
 
 
-async def statements_per_request(url: str, token: str, card_id: str) -> int:
-    app = create_app(Settings(database_url=url, graphiql=False))
-    async with app.router.lifespan_context(app):
-        engine: AsyncEngine = app.state.resources.engine
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            statement = args[2]
-            if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
-                seen.append(statement)
-
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            response = await client.post(
-                "/graphql",
-                json={"query": HISTORY, "variables": {"id": card_id}},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        body = response.json()
-        if "errors" in body:
-            raise BenchError(f"The history query failed: {body['errors']}")
-        return len(seen)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.activity")
     parser.add_argument("--events", type=int, default=10_000, help="events on the card (10000)")
@@ -138,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = sqlite_url(Path(directory))
             migrate(url)
             token, card_id = asyncio.run(seed(url, args.events))
-            statements = asyncio.run(statements_per_request(url, token, card_id))
+            statements = asyncio.run(statements_of(url, token, HISTORY, {"id": card_id}))
             server = start_server("graphql", "server:create_app", url, Path(directory))
             try:
                 body = json.dumps({"query": HISTORY, "variables": {"id": card_id}})

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event, insert, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, text
 
 from bench.dataset import _call, seed
 from bench.load import LoadResult, choose_tool, run_load
@@ -36,7 +35,7 @@ from bench.servers import (
     sqlite_url,
     start_server,
 )
-from bench.sql_cost import TRANSACTION_CONTROL
+from bench.sql_cost import statements_of
 from models.db import create_engine
 from models.todos import Priority, Todo, TodoStatus
 from server import create_app
@@ -115,31 +114,6 @@ def _todos(count: int, card_ids: list[int], room_id: int) -> Any:
         }
 
 
-async def statements_per_request(url: str, room: Room, query: str) -> int:
-    app = create_app(Settings(database_url=url, graphiql=False))
-    async with app.router.lifespan_context(app):
-        engine: AsyncEngine = app.state.resources.engine
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            statement = args[2]
-            if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
-                seen.append(statement)
-
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            response = await client.post(
-                "/graphql",
-                json={"query": query, "variables": {"id": room.room_id}},
-                headers={"Authorization": f"Bearer {room.token}"},
-            )
-        body = response.json()
-        if "errors" in body:
-            raise BenchError(f"The room query failed: {body['errors']}")
-        return len(seen)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rooms")
     parser.add_argument("--cards", type=int, default=10_000, help="cards in the room (10000)")
@@ -162,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server("graphql", "server:create_app", url, Path(directory))
             try:
                 for name, query in (("open to-dos, first 20", TODOS), ("overview", OVERVIEW)):
-                    statements = asyncio.run(statements_per_request(url, room, query))
+                    statements = asyncio.run(
+                        statements_of(url, room.token, query, {"id": room.room_id})
+                    )
                     body = json.dumps({"query": query, "variables": {"id": room.room_id}})
                     results[name] = (
                         statements,

@@ -85,6 +85,14 @@ async def _client(
             yield Client(http, engine, recorder, token)
 
 
+async def statements_of(url: str, token: str, query: str, variables: dict[str, Any]) -> int:
+    """How many statements one GraphQL request runs against the database at `url`."""
+    app = create_app(Settings(database_url=url, graphiql=False))
+    async with _client(app, lambda app: app.state.resources.engine, token) as client:
+        statements, _ = await client.post(json.dumps({"query": query, "variables": variables}))
+    return len(statements)
+
+
 @dataclass
 class ScenarioCost:
     statements: int
