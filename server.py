@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 
+import strawberry
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers.context import Context
@@ -20,6 +21,9 @@ from schema import build_schema
 from schema.downloads import download_routes
 from schema.graphiql import graphiql_routes
 from schema.http import GraphQLHTTP
+from schema.live.fanout import Fanout
+from schema.live.transport import GraphQLWebSocket
+from schema.requests import OperationIndex
 from schema.uploads import is_multipart
 from services.auth import token_from_authorization
 from services.health import readiness
@@ -34,7 +38,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
 
-def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
+def graphql_endpoint(settings: Settings, schema: strawberry.Schema) -> GraphQLHTTP:
     def context(request: Request) -> Context:
         # Credentials come from the Authorization header only, never from cookies: another
         # site can make a browser send GET requests (or form POSTs) here, but not with this
@@ -51,7 +55,7 @@ def graphql_endpoint(settings: Settings) -> GraphQLHTTP:
         )
 
     return GraphQLHTTP(
-        build_schema(settings),
+        schema,
         context=context,
         graphiql=settings.graphiql,
         max_tokens=settings.max_query_tokens,
@@ -121,19 +125,25 @@ async def readyz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    schema = build_schema(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_resources(settings) as resources:
             app.state.resources = resources
+            # Live events go from the feed to the subscriptions through the fan-out.
+            app.state.fanout = Fanout(schema, resources)
+            resources.feed.deliver_to(app.state.fanout.deliver)
             yield
 
     app = Starlette(
         routes=[
-            # GraphQL over WebSocket arrives with subscriptions, which authenticate and build
-            # their context per operation; until then HTTP only.
             # Every method reaches the endpoint, which answers 405 with Allow itself.
-            Route("/graphql", graphql_endpoint(settings)),
+            Route("/graphql", graphql_endpoint(settings, schema)),
+            # Subscriptions (and queries and mutations) over graphql-transport-ws.
+            WebSocketRoute(
+                "/graphql", GraphQLWebSocket(schema, OperationIndex(settings.max_query_tokens))
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *graphiql_routes(settings.graphiql),
@@ -172,6 +182,7 @@ def main() -> int:
         log_level=settings.log_level,
         # The client's address comes from CRM_TRUSTED_PROXIES (services/network.py) alone.
         proxy_headers=False,
+        ws_max_size=MAX_REQUEST_BYTES,
     )
     return 0
 

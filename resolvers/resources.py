@@ -5,11 +5,15 @@ a test builds the same set from its own settings (a loopback server, a database 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.db import create_engine, create_session_factory
+from services import activity
+from services.broadcast import Broadcast
 from services.effects import Signals
+from services.feed import Feed
 from services.health import schema_head
 from services.mail_sender import MailSender, start_mail_sender
 from services.passwords import PasswordHashing
@@ -29,6 +33,8 @@ class Resources:
     mail: MailSender  # delivers the mail outbox (services/mail_sender.py)
     storage: Storage  # the contents of files: a local folder or S3
     links: DownloadLinks  # signs and checks download links
+    feed: Feed[Any]  # new activity events, for live subscriptions (services/feed.py)
+    broadcast: Broadcast  # tells other processes of commits (services/broadcast.py)
 
 
 @asynccontextmanager
@@ -37,11 +43,23 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     storage = await connect_storage(settings)
     signals = Signals()
     mail = await start_mail_sender(settings, signals)
+    session_factory = create_session_factory(engine)
+    feed: Feed[Any] = Feed(session_factory, poll_seconds=settings.live_poll_seconds)
+    broadcast = Broadcast(
+        settings.broadcast_url.get_secret_value(),
+        check_seconds=settings.broadcast_check_seconds,
+        on_message=feed.wake,
+        on_restored=feed.wake,
+    )
+    signals.on(activity.SIGNAL, feed.wake)
+    signals.on(activity.SIGNAL, broadcast.publish)
     try:
+        await feed.start()
+        await broadcast.start()
         yield Resources(
             settings=settings,
             engine=engine,
-            session_factory=create_session_factory(engine),
+            session_factory=session_factory,
             passwords=PasswordHashing(
                 concurrency=settings.password_concurrency, queue=settings.password_queue
             ),
@@ -50,8 +68,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             mail=mail,
             storage=storage,
             links=DownloadLinks(settings, engine),
+            feed=feed,
+            broadcast=broadcast,
         )
     finally:
+        await broadcast.stop()
+        await feed.stop()
         await mail.stop()
         await storage.close()
         await engine.dispose()

@@ -17,6 +17,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.activity.subscription import ActivitySubscription
 from schema.categories.operations import CategoryMutation, CategoryQuery
 from schema.contacts.operations import ContactMutation, ContactQuery
 from schema.cost import cost_rule
@@ -59,6 +60,8 @@ Mutation = merge_types(
     ),
 )
 
+Subscription = merge_types("Subscription", (ActivitySubscription,))
+
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The limit rules are built once: the validation cache below is keyed by the rule classes,
@@ -80,6 +83,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return QuietSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )

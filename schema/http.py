@@ -24,11 +24,10 @@ A mutation with files comes as `multipart/form-data` after the GraphQL multipart
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -38,7 +37,18 @@ from strawberry.types.graphql import OperationType as Operation
 from models.users import Role
 from resolvers.context import Context
 from schema.graphiql import GraphiQLPage, Manifest
-from schema.limits import unstorable_character
+from schema.requests import (
+    GraphQLRequest,
+    MalformedRequestError,
+    OperationIndex,
+    RequestError,
+    chosen_operation,
+    did_not_run,
+    formatted_errors,
+    graphql_request,
+    json_kind,
+    refuse_unstorable,
+)
 from schema.uploads import MultipartRequest, UploadError, is_multipart
 from services.errors import AuthError, RetryableError
 
@@ -51,8 +61,6 @@ METHODS = "GET, HEAD, POST"
 # Error codes (schema/limits.py ErrorPolicy) that refuse a whole request when every root field
 # failed with them, and the HTTP status that says so.
 RETRY_STATUS = {"RATE_LIMITED": 429, "UNAVAILABLE": 503}
-# Distinct documents kept parsed (clients send few).
-CACHED_DOCUMENTS = 512
 UTF_8 = ("utf-8", "utf8")
 
 
@@ -72,31 +80,6 @@ class HttpError(Exception):
         self.headers = dict(headers or {})
 
 
-class RequestError(Exception):
-    """A GraphQL request error: the request is well formed but cannot run."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors[0]["message"])
-        self.errors = errors
-
-    @classmethod
-    def bad(cls, message: str) -> "RequestError":
-        return cls([{"message": message, "extensions": {"code": "BAD_REQUEST"}}])
-
-
-@dataclass(frozen=True)
-class NamedOperation:
-    name: str | None
-    type: OperationType
-
-
-@dataclass(frozen=True)
-class GraphQLRequest:
-    query: str
-    operation_name: str | None
-    variables: dict[str, Any] | None
-
-
 class GraphQLHTTP:
     """The ASGI endpoint for /graphql."""
 
@@ -112,7 +95,7 @@ class GraphQLHTTP:
         self.context = context
         self.graphiql_page = GraphiQLPage(Manifest.read()) if graphiql else None
         self.max_tokens = max_tokens
-        self.operations = lru_cache(maxsize=CACHED_DOCUMENTS)(self._operations)
+        self.operations = OperationIndex(max_tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -152,6 +135,9 @@ class GraphQLHTTP:
         except HttpError as error:
             body = {"errors": error.errors}
             return graphql_response(body, error.status, media_type, error.headers)
+        except MalformedRequestError as error:
+            body = {"errors": [{"message": str(error), "extensions": {"code": "BAD_REQUEST"}}]}
+            return graphql_response(body, 400, media_type)
         except RequestError as error:
             return request_error_response(error.errors, media_type)
 
@@ -177,7 +163,9 @@ class GraphQLHTTP:
         context: Context | None = None,
     ) -> Response:
         refuse_unstorable(params)
-        operation = chosen_operation(self._operations_in(params.query), params.operation_name)
+        operation = chosen_operation(
+            self.operations.operations_in(params.query), params.operation_name
+        )
         if operation == OperationType.SUBSCRIPTION:
             raise RequestError.bad("Subscriptions are not served over HTTP")
         if operation == OperationType.MUTATION and request.method != "POST":
@@ -212,7 +200,9 @@ class GraphQLHTTP:
             form = await MultipartRequest.start(request)
             params = graphql_request(form.operations)
             refuse_unstorable(params)
-            operation = chosen_operation(self._operations_in(params.query), params.operation_name)
+            operation = chosen_operation(
+                self.operations.operations_in(params.query), params.operation_name
+            )
             if operation != OperationType.MUTATION:
                 raise HttpError(400, "Files can be sent with a mutation only")
             try:
@@ -230,22 +220,6 @@ class GraphQLHTTP:
             raise HttpError(error.status, str(error), error.code, error.headers) from None
         finally:
             await context.close()
-
-    def _operations_in(self, query: str) -> tuple[NamedOperation, ...]:
-        try:
-            return self.operations(query)
-        except GraphQLError as error:  # a syntax error: nothing to run
-            raise RequestError([dict(error.formatted)]) from None
-
-    def _operations(self, query: str) -> tuple[NamedOperation, ...]:
-        # The same token limit as the schema's own parsing, which runs on this text later.
-        # Only the operations' names and types are kept: the schema caches the document.
-        document = parse(query, max_tokens=self.max_tokens)
-        return tuple(
-            NamedOperation(d.name.value if d.name else None, d.operation)
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-        )
 
 
 # --- content negotiation ------------------------------------------------------------------------
@@ -403,104 +377,12 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def graphql_request(parameters: Mapping[str, Any]) -> GraphQLRequest:
-    query = parameters.get("query")
-    if query is None:
-        raise HttpError(400, "The request has no `query`: send the GraphQL document in it")
-    if not isinstance(query, str):
-        raise HttpError(400, f"`query` must be a string with the document, not {json_kind(query)}")
-    name = parameters.get("operationName")
-    if name is not None and not isinstance(name, str):
-        raise HttpError(400, f"`operationName` must be a string, not {json_kind(name)}")
-    for key in ("variables", "extensions"):
-        value = parameters.get(key)
-        if value is not None and not isinstance(value, dict):
-            raise HttpError(400, f"`{key}` must be a JSON object, not {json_kind(value)}")
-    return GraphQLRequest(query, name or None, parameters.get("variables"))
-
-
-def json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def refuse_unstorable(request: GraphQLRequest) -> None:
-    """Strings no database can store are refused before anything runs, naming where they are."""
-    if request.operation_name is not None:
-        problem = unstorable_character(request.operation_name)
-        if problem is not None:
-            raise RequestError.bad(f"operationName contains {problem}, which cannot be stored")
-    found = first_unstorable(request.variables)
-    if found is not None:
-        where, problem = found
-        raise RequestError.bad(f"{where} contains {problem}, which cannot be stored")
-
-
-# A step into a JSON value and the steps that led there; paths are spelled out only when a
-# problem is found, so a large request costs no string building.
-Steps = tuple["Steps", str] | None
-
-
-def first_unstorable(variables: dict[str, Any] | None) -> tuple[str, str] | None:
-    """Where in the variables (e.g. `variables.input.persons[0].email`) a string no database
-    can store is, and what it holds. Iterative, so deep nesting cannot exhaust the stack."""
-    pending: list[tuple[Steps, Any]] = [(None, variables)]
-    while pending:
-        steps, value = pending.pop()
-        if isinstance(value, str):
-            problem = unstorable_character(value)
-            if problem is not None:
-                return _path(steps), problem
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                problem = unstorable_character(key)
-                if problem is not None:
-                    return f"A key in {_path(steps)}", problem
-                pending.append(((steps, f".{key}"), item))
-        elif isinstance(value, list):
-            pending.extend(((steps, f"[{index}]"), item) for index, item in enumerate(value))
-    return None
-
-
-def _path(steps: Steps) -> str:
-    names = []
-    while steps is not None:
-        steps, name = steps
-        names.append(name)
-    return "variables" + "".join(reversed(names))
-
-
-def chosen_operation(operations: Sequence[NamedOperation], name: str | None) -> OperationType:
-    """The type of the operation GraphQL's GetOperation() picks: the named one, or the only
-    one. Never the first of several, which would run an operation the client did not choose."""
-    if name is not None:
-        for operation in operations:
-            if operation.name == name:
-                return operation.type
-        raise RequestError.bad(f"The document has no operation named '{name[:100]}'")
-    if len(operations) == 1:
-        return operations[0].type
-    if not operations:
-        raise RequestError.bad("The document has no operation to run")
-    raise RequestError.bad(
-        f"The document has {len(operations)} operations: name the one to run in `operationName`"
-    )
-
-
 # --- answering ----------------------------------------------------------------------------------
 
 
 def result_response(result: ExecutionResult, media_type: str) -> Response:
-    errors = [dict(error.formatted) for error in result.errors or ()]
-    if result.data is None and errors and all("path" not in error for error in errors):
-        # Parsing, validation or variable coercion failed: nothing ran.
+    errors = formatted_errors(result)
+    if did_not_run(result.data, errors):
         return request_error_response(errors, media_type)
     refused = refusal(result.data, errors)
     if refused is not None:

@@ -104,23 +104,29 @@ class ErrorPolicy(SchemaExtension):
 
     @staticmethod
     def _apply(error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            return error
-        if isinstance(original, CLIENT_ERRORS):
-            extensions: dict[str, Any] = {"code": original.code}
-            if isinstance(original, RetryableError):
-                extensions["retryAfter"] = original.retry_after
-            return GraphQLError(
-                str(original), nodes=error.nodes, path=error.path, extensions=extensions
-            )
-        logger.error("Unexpected error in %s", error.path, exc_info=original)
+        return masked(error)
+
+
+def masked(error: GraphQLError) -> GraphQLError:
+    """The error as clients see it (ErrorPolicy); live events resolved outside an operation
+    (schema/live/fanout.py) go through it too."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return error
+    if isinstance(original, CLIENT_ERRORS):
+        extensions: dict[str, Any] = {"code": original.code}
+        if isinstance(original, RetryableError):
+            extensions["retryAfter"] = original.retry_after
         return GraphQLError(
-            "Internal server error",
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
+            str(original), nodes=error.nodes, path=error.path, extensions=extensions
         )
+    logger.error("Unexpected error in %s", error.path, exc_info=original)
+    return GraphQLError(
+        "Internal server error",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR"},
+    )
 
 
 class ReleaseSession(SchemaExtension):

@@ -16,14 +16,18 @@ writers take turns, so ids are handed out in commit order and `tx` is 0.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from models.activity import ActivityEvent, ActivityKind
 from services.auth import Viewer
+from services.effects import signal_after_commit
+from services.errors import BadRequestError
 from services.locks import is_postgresql
 from services.pagination import (
     SortKey,
@@ -34,6 +38,14 @@ from services.pagination import (
 )
 
 CURRENT_TRANSACTION = text("SELECT pg_current_xact_id()::text::bigint")
+# Transactions below this one have ended: their events are all visible, and no event can
+# appear below it any more (see the module's docstring).
+OLDEST_RUNNING: ColumnElement[int] = literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+)
+STREAM = fingerprint("activity-stream")
+# Signalled after a commit that wrote events: the live feed reads them (services/feed.py).
+SIGNAL = "activity"
 
 
 @dataclass(frozen=True)
@@ -88,12 +100,128 @@ async def record(
         ).scalar_one()
     session.add(event)
     await session.flush()
+    signal_after_commit(session, SIGNAL)
     return event
 
 
 def stream_cursor(event: ActivityEvent) -> str:
     """Where an event stands in the order a live reader follows: (tx, id)."""
-    return encode_cursor(fingerprint("activity-stream"), [event.tx, event.id])
+    return encode_cursor(STREAM, [event.tx, event.id])
+
+
+# --- the order live readers follow ------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in the order live readers follow: after every event at or below it."""
+
+    tx: int
+    id: int
+
+    @classmethod
+    def of(cls, event: ActivityEvent) -> "Position":
+        assert event.id is not None
+        return cls(event.tx, event.id)
+
+
+START = Position(0, 0)
+
+
+def _beyond(position: Position) -> ColumnElement[bool]:
+    return tuple_(col(ActivityEvent.tx), col(ActivityEvent.id)) > tuple_(
+        literal(position.tx), literal(position.id)
+    )
+
+
+async def _readable(session: AsyncSession) -> list[ColumnElement[bool]]:
+    """What a live reader may take now: on PostgreSQL only events of transactions older than
+    every one still running (on SQLite every committed event)."""
+    return [col(ActivityEvent.tx) < OLDEST_RUNNING] if await is_postgresql(session) else []
+
+
+async def stream_head(session: AsyncSession) -> Position:
+    """The newest event a live reader may take now (START when there is none)."""
+    row = (
+        await session.execute(
+            select(col(ActivityEvent.tx), col(ActivityEvent.id))
+            .where(*await _readable(session))
+            .order_by(col(ActivityEvent.tx).desc(), col(ActivityEvent.id).desc())
+            .limit(1)
+        )
+    ).first()
+    return Position(row[0], row[1]) if row and row[1] is not None else START
+
+
+async def read_stream(session: AsyncSession, *, after: Position, limit: int) -> list[ActivityEvent]:
+    """The events after `after` that a live reader may take now, in its order: one statement."""
+    rows = await session.execute(
+        select(ActivityEvent)
+        .where(_beyond(after), *await _readable(session))
+        .order_by(col(ActivityEvent.tx), col(ActivityEvent.id))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def replay(
+    session: AsyncSession,
+    *,
+    condition: ColumnElement[bool],
+    viewer: Viewer,
+    after: Position,
+    upto: Position,
+    limit: int,
+) -> list[ActivityEvent]:
+    """The events matching `condition` after `after` and at most `upto` that `viewer` may see,
+    in the live order: what a subscriber missed. `upto` is a position the feed has read, so
+    every event at or below it has committed."""
+    upto_condition = tuple_(col(ActivityEvent.tx), col(ActivityEvent.id)) <= tuple_(
+        literal(upto.tx), literal(upto.id)
+    )
+    rows = await session.execute(
+        select(ActivityEvent)
+        .where(condition, _beyond(after), upto_condition, _visible(viewer))
+        .order_by(col(ActivityEvent.tx), col(ActivityEvent.id))
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def stream_position(session: AsyncSession, cursor: str) -> Position:
+    """The position a cursor names: an event's `cursor`, or a cursor of a card's history
+    (`Contact.activity`'s edges), which names the event by id."""
+    try:
+        # A transaction id is 0 on SQLite and may pass 2^31 on PostgreSQL: not an id's range.
+        tx, event_id = decode_cursor(
+            cursor,
+            STREAM,
+            [
+                SortKey(col(ActivityEvent.tx), kind=Decimal),
+                SortKey(col(ActivityEvent.id), kind=int),
+            ],
+        )
+        if tx != tx.to_integral_value() or not 0 <= tx < 2**63:
+            raise BadRequestError(f"{cursor[:80]!r} is not a valid cursor", "INVALID_CURSOR")
+        return Position(int(tx), event_id)
+    except BadRequestError as stream_error:
+        try:
+            (event_id,) = decode_cursor(
+                cursor, fingerprint("activity"), [SortKey(col(ActivityEvent.id), kind=int)]
+            )
+        except BadRequestError:
+            raise stream_error from None
+    tx = (
+        await session.execute(
+            select(col(ActivityEvent.tx)).where(col(ActivityEvent.id) == event_id)
+        )
+    ).scalar_one_or_none()
+    if tx is None:
+        raise BadRequestError(
+            "The cursor names an event that no longer exists; subscribe without `after`",
+            "INVALID_CURSOR",
+        )
+    return Position(tx, event_id)
 
 
 def may_see(viewer: Viewer, event: ActivityEvent) -> bool:

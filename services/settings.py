@@ -100,6 +100,18 @@ def _check_smtp_url(url: SecretStr | None) -> SecretStr | None:
     return url
 
 
+def _check_broadcast_url(url: SecretStr) -> SecretStr:
+    # Kept secret (a Redis password may be in it): shown as ********** wherever settings are
+    # printed, and logged without its credentials.
+    scheme = urlsplit(url.get_secret_value()).scheme
+    if scheme not in ("memory", "redis", "rediss"):
+        raise ValueError(
+            "must be memory:// (one process) or redis://host:6379/0 (rediss:// for TLS), "
+            "which fans events out to every worker and host"
+        )
+    return url
+
+
 def _check_mail_from(value: str) -> str:
     _name, address = parseaddr(value)
     if "@" not in address or any(c in value for c in "\r\n"):
@@ -168,6 +180,22 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     # Signs download links; without it every worker reads one kept in the database.
     secret_key: Annotated[SecretStr | None, AfterValidator(_check_secret_key)] = None
+
+    # Live activity (GraphQL subscriptions over WebSocket): how other workers and hosts hear
+    # of a commit, how long a new connection may take to send connection_init, how often the
+    # server pings (a peer that has not answered by the next ping is closed), limits per
+    # connection and per user, messages waiting for one slow connection before it is closed,
+    # and how often the feed looks for new events when nothing woke it.
+    broadcast_url: Annotated[SecretStr, AfterValidator(_check_broadcast_url)] = SecretStr(
+        "memory://"
+    )
+    broadcast_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    ws_ping_seconds: float = Field(default=20.0, gt=0, le=3600)
+    ws_max_subscriptions: int = Field(default=100, ge=1, le=10_000)
+    ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
+    live_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    live_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=4000, ge=50)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import text
 
@@ -333,14 +333,18 @@ async def test_graphiql_goes_to_browsers_and_queries_in_the_url_to_the_api(
     assert media_type(query) == JSON
 
 
-async def test_websockets_are_not_served_before_subscriptions(database_url: str) -> None:
+async def test_websockets_speak_graphql_transport_ws_and_nothing_older(database_url: str) -> None:
+    """The protocol itself is in tests/test_live.py, against a real server."""
     app = create_app(settings_for(database_url))
     async with app.router.lifespan_context(app):
         transport = ASGIWebSocketTransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            with pytest.raises(WebSocketDisconnect):
-                async with aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]):
-                    pass
+            legacy = aconnect_ws("/graphql", client, subprotocols=["graphql-ws"])
+            ws: AsyncWebSocketSession
+            async with legacy as ws:  # accepted, then closed with the protocol's code
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    await ws.receive_text()
+    assert closed.value.code == 4406
 
 
 async def test_graphiql_is_not_served_when_it_is_turned_off(api: Api) -> None:
