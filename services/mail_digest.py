@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.contacts import Contact
 from models.mail import MailKind, OutboundMail
+from models.rooms import ProjectRoom
 from models.todos import Todo, TodoStatus
 from models.users import User
 from services import mail_templates as templates
@@ -137,10 +138,12 @@ async def _due_todos(
             col(Todo.due_at),
             col(Todo.due_date),
             col(Todo.priority),
-            col(Contact.name),
+            # Where it is: its card, or the project room it is the own of.
+            func.coalesce(col(Contact.name), col(ProjectRoom.name)),
         )
         .join(User, col(User.id) == col(Todo.assignee_id))
         .outerjoin(Contact, col(Contact.id) == col(Todo.contact_id))
+        .outerjoin(ProjectRoom, col(ProjectRoom.id) == col(Todo.room_id))
         .where(
             col(Todo.status) == TodoStatus.OPEN,
             col(User.active).is_(True),

@@ -29,7 +29,7 @@ class DigestLine:
     """One to-do in a digest."""
 
     title: str
-    card_name: str | None  # None: a to-do of no card
+    card_name: str | None  # its card's, or its project room's for a room's own to-do
     due: str  # as format_due wrote it
     priority: str
 

@@ -393,3 +393,19 @@ async def test_a_page_of_rooms_costs_the_same_statements_for_any_amount_of_work(
     await room_of(admin, "Second room", people["lea"])
     many = await admin.count_statements(query, token=people["lea"])
     assert few == many
+
+
+async def test_a_rooms_own_to_do_mails_its_assignee_naming_the_room(admin: Api) -> None:
+    people = await team(admin)
+    await admin.ok(
+        TODO_CREATE,
+        {"input": {"roomId": people["room"], "title": "Plan Q1", "assigneeId": people["max_id"]}},
+        people["lea"],
+    )
+    async with admin.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT subject, text_body FROM outbound_mail WHERE kind = 'TODO_ASSIGNED'")
+        )
+        ((subject, body),) = rows.all()
+    assert subject == "To-do for you: Plan Q1"
+    assert "Lea assigned a to-do to you in the room Customers 2027:" in body
