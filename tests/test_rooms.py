@@ -1,6 +1,7 @@
 """Project rooms as a team uses them: a room gathers the cards of its categories and its own
 to-dos and notes, for its members (and admins) only, with an overview counted in SQL."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -409,3 +410,40 @@ async def test_a_rooms_own_to_do_mails_its_assignee_naming_the_room(admin: Api) 
         ((subject, body),) = rows.all()
     assert subject == "To-do for you: Plan Q1"
     assert "Lea assigned a to-do to you in the room Customers 2027:" in body
+
+
+async def test_two_rooms_racing_for_one_category_leave_it_in_one(admin: Api) -> None:
+    people = await team(admin)
+    await admin.ok(UNLINK, {"input": {"roomId": people["room"], "categoryId": people["customers"]}})
+    rooms = [await room_of(admin, f"Room {i}", people["lea"]) for i in range(4)]
+    results = await asyncio.gather(
+        *(
+            admin.post(
+                LINK, {"input": {"roomId": room, "categoryId": people["customers"]}}, people["lea"]
+            )
+            for room in rooms
+        )
+    )
+    outcomes = [body["data"]["roomCategoryLink"]["userErrors"] for body in results]
+    assert sum(errors == [] for errors in outcomes) == 1
+    assert all(errors[0]["code"] == "CONFLICT" for errors in outcomes if errors)
+    async with admin.engine.connect() as connection:
+        links = await connection.execute(text("SELECT count(*) FROM room_category"))
+        assert links.scalar_one() == 1
+
+
+async def test_members_added_at_once_all_join(admin: Api) -> None:
+    people = await team(admin)
+    newcomers = [await admin.add_user(f"n{i}@example.com", "MEMBER") for i in range(6)]
+    ids = [await my_id(admin, token) for token in newcomers]
+    await asyncio.gather(
+        *(
+            admin.ok(
+                MEMBER_ADD, {"input": {"roomId": people["room"], "userId": user_id}}, people["lea"]
+            )
+            for user_id in ids
+        )
+    )
+    room = """query($id: ID!) { node(id: $id) { ... on ProjectRoom { members { user { email } } } } }"""
+    members = (await admin.ok(room, {"id": people["room"]}))["node"]["members"]
+    assert len(members) == 3 + 6
