@@ -5,6 +5,7 @@ processes, in another one (bench.servers). Clients are `websockets` connections 
 protocol by hand, so every message the server sends can be looked at."""
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -299,3 +300,66 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class StuckClient:
+    """A graphql-transport-ws client over a plain socket that reads nothing until asked to:
+    what the server sends piles up in the buffers on the way."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(WAIT_SECONDS)
+        self.sock.connect((host, port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n"
+            ).encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += self.sock.recv(1)
+        assert response.startswith(b"HTTP/1.1 101"), response
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message).encode()
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            header = bytes([0x81, 0x80 | length])
+        else:
+            header = bytes([0x81, 0x80 | 126]) + length.to_bytes(2, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def _exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise ConnectionError("the server closed the connection without a close frame")
+            data += chunk
+        return data
+
+    def read_all(self) -> tuple[list[dict[str, Any]], tuple[int, str]]:
+        """Every message the server sent, then its close code and reason."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            first, second = self._exactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(self._exactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(self._exactly(8), "big")
+            payload = self._exactly(length)
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                return messages, (int.from_bytes(payload[:2], "big"), payload[2:].decode())
+            if opcode == 0x1:
+                messages.append(json.loads(payload))
+
+    def close(self) -> None:
+        self.sock.close()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.live import REDIS_URL, WAIT_SECONDS, LiveServer, client, live_server
+from schema.live.fanout import FELL_BEHIND
+from tests.live import HOST, REDIS_URL, WAIT_SECONDS, LiveServer, StuckClient, client, live_server
 
 FAST = {
     "ws_init_timeout_seconds": 0.5,
@@ -310,3 +311,40 @@ async def test_subscriptions_per_connection_and_connections_per_user_are_limited
                 4411,
                 "Too many connections: at most 1 per user on one server process",
             )
+
+
+@pytest.mark.parametrize("live_settings", [{"live_queue_size": 2}])
+async def test_a_client_too_slow_to_read_is_closed_with_the_resume_code(
+    live: LiveServer,
+) -> None:
+    card = await live.card()
+    # Each event it asks for is large: the note's body twenty times over.
+    bodies = " ".join(f"b{n}: subject {{ ... on Note {{ body }} }}" for n in range(20))
+    large = f"subscription($c: ID!) {{ contactActivity(contactId: $c) {{ {bodies} }} }}"
+    # Blocking calls in a thread: the server runs on this event loop.
+    slow = await asyncio.to_thread(StuckClient, HOST, live.port)
+    try:
+        await asyncio.to_thread(
+            slow.send,
+            {"type": "connection_init", "payload": {"authorization": f"Bearer {live.admin_token}"}},
+        )
+        await asyncio.to_thread(
+            slow.send,
+            {"id": "1", "type": "subscribe", "payload": {"query": large, "variables": {"c": card}}},
+        )
+        async with client(live) as fast:
+            await fast.follow("1", card)
+            await live.note(card, "first")  # both follow by now
+            assert (await fast.event())["subject"]["body"] == "first"
+            body = "x" * 19_990
+            for number in range(60):  # far more than the buffers on the way hold (~4 MB)
+                await live.note(card, f"{number} {body}")
+            for number in range(60):  # the fast client gets every one
+                assert (await fast.event())["subject"]["body"].startswith(f"{number} ")
+        # The slow one what was on its way when it fell behind, then the resume code.
+        messages, close = await asyncio.to_thread(slow.read_all)
+    finally:
+        slow.close()
+    assert messages[0] == {"type": "connection_ack"}
+    assert 1 < len(messages) - 1 < 61
+    assert close == FELL_BEHIND

@@ -151,9 +151,15 @@ class Connection:
             counts[self.viewer.id] -= 1
             if not counts[self.viewer.id]:
                 del counts[self.viewer.id]
+        self.subscriptions.clear()
+        while not self.outbox.empty():  # what a slow client did not take is dropped now
+            self.outbox.get_nowait()
         if self.closing.is_set() and self.websocket.application_state == WebSocketState.CONNECTED:
+            # The close frame waits behind what the client has not read yet; one that takes
+            # nothing until the next ping would have been closed as dead anyway.
+            wait = max(CLOSE_TIMEOUT_SECONDS, self.settings.ws_ping_seconds)
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                async with asyncio.timeout(wait):
                     await self.websocket.close(self.close_code, _reason(self.close_reason))
         await asyncio.gather(*self._tasks, *self.operations.values(), return_exceptions=True)
 
