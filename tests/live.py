@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -42,6 +43,7 @@ NOTE_CREATE = """mutation($input: NoteCreateInput!) { noteCreate(input: $input) 
   note { id } userErrors { field message code } } }"""
 INVITE = """mutation($input: UserInviteInput!) { userInvite(input: $input) {
   token userErrors { field message code } } }"""
+FIRST_EVENT = "query($c: ID!) { contact(id: $c) { activity(first: 1) { nodes { cursor } } } }"
 ACTIVITY = """subscription($c: ID!, $after: String) { contactActivity(contactId: $c, after: $after) {
   id cursor kind actor { name } contact { name } subject { id ... on Note { body visibility } } } }"""
 
@@ -61,6 +63,10 @@ class LiveServer:
     http: httpx.AsyncClient
     database_url: str
     admin_token: str = ""
+    engine: AsyncEngine | None = None  # the server's, when it runs in this process
+    # The cursor of each card's first event: subscriptions follow from there, so that an
+    # event written just after `subscribe` was sent arrives whether or not it started yet.
+    origins: dict[str, str] = field(default_factory=dict)
 
     @property
     def ws_url(self) -> str:
@@ -109,11 +115,14 @@ class LiveServer:
         token: str = (await self.ok(SIGN_UP, variables, token=""))["signUp"]["token"]
         return token
 
-    async def card(self, name: str = "Acme AB") -> str:
-        category = await self.ok(CATEGORY_CREATE, {"input": {"key": "customers", "name": "C"}})
+    async def card(self, name: str = "Acme AB", key: str = "customers") -> str:
+        """A new card, in a new category with `key`."""
+        category = await self.ok(CATEGORY_CREATE, {"input": {"key": key, "name": key}})
         category_id = category["categoryCreate"]["category"]["id"]
         data = await self.ok(CONTACT_CREATE, {"input": {"categoryId": category_id, "name": name}})
         card: str = data["contactCreate"]["contact"]["id"]
+        history = await self.ok(FIRST_EVENT, {"c": card})
+        self.origins[card] = history["contact"]["activity"]["nodes"][0]["cursor"]
         return card
 
     async def note(
@@ -126,7 +135,8 @@ class LiveServer:
 
 class _OtherServer(LiveServer):
     def __init__(self, live: LiveServer, url: str) -> None:
-        super().__init__(live.port, live.http, live.database_url, live.admin_token)
+        super().__init__(live.port, live.http, live.database_url, live.admin_token, None)
+        self.origins = live.origins
         self.url = url
 
     async def post(
@@ -146,13 +156,12 @@ class _OtherServer(LiveServer):
 async def live_server(database_url: str, **overrides: Any) -> AsyncIterator[LiveServer]:
     """The app served by uvicorn in this process, on an emptied database."""
     engine = create_engine(database_url)
-    await wipe(engine)  # before the app starts: its feed starts at the log's end
+    await wipe(engine)  # before the app starts, as a real one would
     await engine.dispose()
     settings = settings_for(database_url, **overrides)
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host=HOST, port=port, log_level="warning", lifespan="on"
-    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -162,7 +171,7 @@ async def live_server(database_url: str, **overrides: Any) -> AsyncIterator[Live
                     task.result()
                 await asyncio.sleep(0.01)
         async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", trust_env=False) as http:
-            live = LiveServer(port, http, database_url)
+            live = LiveServer(port, http, database_url, engine=app.state.resources.engine)
             await live.sign_up_admin()
             yield live
     finally:
@@ -175,6 +184,7 @@ class Client:
     """One graphql-transport-ws connection, answering the server's pings."""
 
     ws: ClientConnection
+    live: LiveServer
     answer_pings: bool = True
     pings: int = 0
     waiting: list[dict[str, Any]] = field(default_factory=list)
@@ -200,6 +210,8 @@ class Client:
         await self.send({"id": op_id, "type": "subscribe", "payload": payload})
 
     async def follow(self, op_id: str, card: str, after: str | None = None) -> None:
+        """Follow a card's activity after `after`, by default after its creation."""
+        after = after or self.live.origins.get(card)
         await self.subscribe(op_id, ACTIVITY, {"c": card, "after": after})
 
     async def event(self, op_id: str = "1", seconds: float = WAIT_SECONDS) -> dict[str, Any]:
@@ -247,7 +259,7 @@ async def client(
     token = live.admin_token if token is None else token
     offered = [Subprotocol(name) for name in subprotocols or [PROTOCOL]]
     async with connect(live.ws_url, subprotocols=offered, **options) as ws:
-        connection = Client(ws)
+        connection = Client(ws, live)
         if init:
             payload = {"Authorization": f"Bearer {token}"} if token else {}
             await connection.send({"type": "connection_init", "payload": payload})

@@ -3,13 +3,19 @@ uvicorn server on loopback: the protocol, contactActivity with replay and live d
 may follow what, and a consumer too slow to keep up."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from models.activity import ActivityKind
 from schema.live.fanout import FELL_BEHIND
+from services import activity
+from services.ids import decode_id
 from tests.live import HOST, REDIS_URL, WAIT_SECONDS, LiveServer, StuckClient, client, live_server
 
 FAST = {
@@ -320,7 +326,10 @@ async def test_a_client_too_slow_to_read_is_closed_with_the_resume_code(
     card = await live.card()
     # Each event it asks for is large: the note's body twenty times over.
     bodies = " ".join(f"b{n}: subject {{ ... on Note {{ body }} }}" for n in range(20))
-    large = f"subscription($c: ID!) {{ contactActivity(contactId: $c) {{ {bodies} }} }}"
+    large = (
+        "subscription($c: ID!, $after: String) "
+        f"{{ contactActivity(contactId: $c, after: $after) {{ {bodies} }} }}"
+    )
     # Blocking calls in a thread: the server runs on this event loop.
     slow = await asyncio.to_thread(StuckClient, HOST, live.port)
     try:
@@ -330,7 +339,11 @@ async def test_a_client_too_slow_to_read_is_closed_with_the_resume_code(
         )
         await asyncio.to_thread(
             slow.send,
-            {"id": "1", "type": "subscribe", "payload": {"query": large, "variables": {"c": card}}},
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": large, "variables": {"c": card, "after": live.origins[card]}},
+            },
         )
         async with client(live) as fast:
             await fast.follow("1", card)
@@ -348,3 +361,71 @@ async def test_a_client_too_slow_to_read_is_closed_with_the_resume_code(
     assert messages[0] == {"type": "connection_ack"}
     assert 1 < len(messages) - 1 < 61
     assert close == FELL_BEHIND
+
+
+# --- what it costs, and the order PostgreSQL commits in ---------------------------------------
+
+
+async def _statements_for_one_note(live: LiveServer, followers: int) -> int:
+    """Statements the server runs for a note followed by `followers` members (other users,
+    one connection each, the same subscription), from the write to the last delivery."""
+    card = await live.card(f"card {followers}", key=f"k{followers}")
+    tokens = [
+        await live.add_user(f"m{followers}.{n}@example.com", "MEMBER", f"M{n}")
+        for n in range(followers)
+    ]
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    assert live.engine is not None
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(client(live, t)) for t in tokens]
+        for connection in connections:
+            await connection.follow("1", card)
+        await live.note(card, "warm")  # every subscription has started
+        for connection in connections:
+            assert (await connection.event())["subject"]["body"] == "warm"
+        event.listen(live.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            await live.note(card, "counted")
+            for connection in connections:
+                assert (await connection.event())["subject"]["body"] == "counted"
+        finally:
+            event.remove(live.engine.sync_engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+async def test_an_event_costs_the_same_statements_for_one_subscriber_or_many(
+    live: LiveServer,
+) -> None:
+    # One read of the log for the process, one check of everyone's credentials, one
+    # resolution for the group: the count does not grow with the subscribers.
+    assert await _statements_for_one_note(live, 1) == await _statements_for_one_note(live, 6)
+
+
+async def test_an_event_that_commits_late_is_delivered_before_the_later_ones(
+    live: LiveServer,
+) -> None:
+    if not live.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite writers take turns, so ids follow commits")
+    card = await live.card()
+    async with client(live) as ws:
+        await ws.follow("1", card)
+        assert live.engine is not None
+        factory = async_sessionmaker(live.engine, expire_on_commit=False)
+        async with factory() as late:
+            # A transaction takes its id and writes an event, then waits ...
+            await activity.record(
+                late, ActivityKind.NOTE_ADDED, actor_id=None, contact_id=decode_id(card, "Contact")
+            )
+            # ... while a later one commits a note (a larger id and transaction id).
+            await live.note(card, "committed first")
+            await late.commit()
+        first, second = await ws.event(), await ws.event()
+    # The reader waited for the older transaction, so its event comes first and no cursor
+    # ever stood beyond an event still to come.
+    assert (first["kind"], first["subject"]) == ("NOTE_ADDED", None)
+    assert second["subject"]["body"] == "committed first"
