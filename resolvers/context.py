@@ -29,6 +29,10 @@ ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2}
 
 
 class Context:
+    # Project rooms the operation may enter whatever the viewer's memberships: a live event of
+    # a room's own item is resolved for its subscribers, checked to be the room's members.
+    rooms_granted: frozenset[int] = frozenset()
+
     def __init__(
         self, resources: Resources, *, token: str | None, client: str = UNKNOWN_CLIENT
     ) -> None:

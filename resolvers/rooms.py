@@ -8,14 +8,17 @@ from models.rooms import ProjectRoom
 from models.users import Role
 from resolvers.context import Context
 from resolvers.database import Outcome
+from resolvers.live import OVER_WEBSOCKET, Following, SubscriberContext, follow
 from resolvers.loaders import ActivityShape, FiguresShape, FilesShape, NotesShape
 from services import rooms
 from services.activity import ActivityPage
+from services.errors import BadRequestError
 from services.files import FilePage
 from services.ids import decode_id
 from services.notes import NotePage
 from services.pagination import PageRequest
 from services.room_overview import RoomFigures
+from services.room_scope import ROOM
 
 
 async def rooms_entered(ctx: Context) -> frozenset[int] | None:
@@ -23,7 +26,7 @@ async def rooms_entered(ctx: Context) -> frozenset[int] | None:
     viewer = await ctx.require()
     if viewer.role == Role.ADMIN:
         return None
-    return await ctx.loaders.rooms_entered.load(viewer.id)
+    return await ctx.loaders.rooms_entered.load(viewer.id) | ctx.rooms_granted
 
 
 async def may_enter(ctx: Context, room_id: int) -> bool:
@@ -112,3 +115,16 @@ async def change_member(
     user = decode_id(user_id, "User")
     change = rooms.add_member if member else rooms.remove_member
     return await ctx.mutate(lambda s: change(s, viewer=viewer, room_id=room, user_id=user))
+
+
+async def follow_room(ctx: Context, room_id: str, after: str | None) -> Following:
+    """Follow a room's activity: its members and admins."""
+    if not isinstance(ctx, SubscriberContext):
+        raise BadRequestError(OVER_WEBSOCKET)
+    pk = decode_id(room_id, "ProjectRoom")
+    room = await ctx.loaders.by_id(ProjectRoom).load(pk)
+    if room is None or not await may_enter(ctx, pk):
+        raise BadRequestError(
+            "The project room was not found, or you are not one of its members", "NOT_FOUND"
+        )
+    return await follow(ctx, (ROOM, pk), after)

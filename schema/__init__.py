@@ -28,6 +28,7 @@ from schema.mail.operations import MailMutation, MailQuery
 from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
 from schema.rooms.operations import RoomMutation, RoomQuery
+from schema.rooms.subscription import RoomSubscription
 from schema.todos.operations import TodoMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
@@ -60,7 +61,7 @@ Mutation = merge_types(
     ),
 )
 
-Subscription = merge_types("Subscription", (ActivitySubscription,))
+Subscription = merge_types("Subscription", (ActivitySubscription, RoomSubscription))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

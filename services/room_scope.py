@@ -1,6 +1,7 @@
 """What a project room gathers (the cards of its categories, and the to-dos, notes, files and
 history of those cards plus the room's own) and who may enter it (its members and admins)."""
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from models.activity import ActivityEvent
 from models.contacts import Contact
 from models.rooms import ProjectRoom, RoomCategory, RoomMember
 from models.users import Role
@@ -47,3 +49,51 @@ async def room_to_enter(
     if room is None or not await may_enter(session, viewer, room_id):
         raise not_found("The project room", [field])
     return room
+
+
+# --- live: which rooms an event belongs to ------------------------------------------------
+
+ROOM = "room"  # the kind of a room's live topic, ("room", room id)
+
+
+def events_of_room(room_id: int) -> ColumnElement[bool]:
+    """A room's events in the activity log: its own items' and those of every card of its
+    categories (cards in the bin too)."""
+    return or_(
+        col(ActivityEvent.room_id) == room_id,
+        col(ActivityEvent.contact_id).in_(cards_gathered_by(room_id, with_bin=True)),
+    )
+
+
+async def rooms_of_events(session: AsyncSession, events: Sequence[ActivityEvent]) -> dict[int, int]:
+    """The room each event of a batch belongs to, by event id (events of no room left out):
+    one query for the whole batch."""
+    rooms = {event.id: event.room_id for event in events if event.room_id is not None}
+    card_ids = {event.contact_id for event in events if event.contact_id is not None}
+    if card_ids:
+        rows = await session.execute(
+            select(col(Contact.id), col(RoomCategory.room_id))
+            .join(RoomCategory, col(RoomCategory.category_id) == col(Contact.category_id))
+            .where(col(Contact.id).in_(card_ids))
+        )
+        room_of_card = dict(rows.all())
+        for event in events:
+            if event.contact_id in room_of_card:
+                rooms[event.id] = room_of_card[event.contact_id]
+    return {event_id: room_id for event_id, room_id in rooms.items() if event_id is not None}
+
+
+async def members_among(
+    session: AsyncSession, wanted: Iterable[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Which (room id, user id) pairs are memberships, in one query."""
+    pairs = set(wanted)
+    if not pairs:
+        return set()
+    rows = await session.execute(
+        select(col(RoomMember.room_id), col(RoomMember.user_id)).where(
+            col(RoomMember.room_id).in_({room for room, _ in pairs}),
+            col(RoomMember.user_id).in_({user for _, user in pairs}),
+        )
+    )
+    return {(room, user) for room, user in rows.all()} & pairs

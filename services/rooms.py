@@ -35,7 +35,7 @@ from services.pagination import (
     fingerprint,
     first_rows_per_scope,
 )
-from services.room_scope import cards_gathered_by, may_enter
+from services.room_scope import events_of_room, may_enter
 from services.storage import Storage
 
 MAX_NAME_LENGTH = 200
@@ -351,13 +351,7 @@ async def room_activity(
     seen = or_(
         col(ActivityEvent.visible_to_id).is_(None), col(ActivityEvent.visible_to_id) == viewer.id
     )
-    scopes = {
-        room_id: or_(
-            col(ActivityEvent.room_id) == room_id,
-            col(ActivityEvent.contact_id).in_(cards_gathered_by(room_id, with_bin=True)),
-        )
-        for room_id in room_ids
-    }
+    scopes = {room_id: events_of_room(room_id) for room_id in room_ids}
     older = [] if older_than is None else [col(ActivityEvent.id) < older_than]
     rows = await session.execute(
         first_rows_per_scope(

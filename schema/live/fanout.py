@@ -23,6 +23,7 @@ from graphql import DocumentNode, ExecutionResult, parse
 from graphql.execution import Executor, execute_subscription_event
 
 from models.activity import ActivityEvent as EventModel
+from models.users import Role
 from resolvers.live import EventContext, Following, someone_with_role
 from resolvers.resources import Resources
 from schema.activity.types import ActivityEvent
@@ -32,12 +33,14 @@ from services.activity import Position
 from services.auth import Viewer
 from services.credentials import Credential, credentials_in_force
 from services.feed import Batch
+from services.room_scope import ROOM, members_among
 from services.topics import events_of
 
 # Events resolved at once; each holds a database session while it runs.
 CONCURRENT_RESOLUTIONS = 8
 REPLAY_PAGE = 100
 CACHED_DOCUMENTS = 512
+LEFT_THE_ROOM = "You are no longer a member of this project room; its activity stops here"
 REVOKED = "Your credentials no longer hold (signed out, revoked or deactivated); sign in again"
 
 
@@ -62,6 +65,9 @@ class Connection(Protocol):
 
     def refuse(self, code: int, reason: str) -> None:
         """Close the connection."""
+
+    def end(self, subscription: "LiveSubscription", code: str, message: str) -> None:
+        """Stop one subscription with an error; the connection stays."""
 
 
 @dataclass(eq=False)
@@ -150,6 +156,7 @@ class Fanout:
 
     async def deliver(self, batch: Batch[LiveSubscription]) -> None:
         await self._check_credentials({s for _, members in batch for s in members if s.active})
+        await self._check_rooms({s for _, members in batch for s in members if s.active})
         jobs: list[tuple[EventModel, list[LiveSubscription], Awaitable[str]]] = []
         for event, members in batch:
             groups: dict[tuple[Operation, tuple[str, Any]], list[LiveSubscription]] = {}
@@ -196,6 +203,10 @@ class Fanout:
         if seen is not None and seen[0] == "role":
             viewer = someone_with_role(viewer.role)
         context = EventContext(self._resources, viewer)
+        if event.room_id is not None:
+            # A room's own item goes only to the room's subscribers, whose membership is
+            # checked with each batch: the viewer of their group may see what it is about.
+            context.rooms_granted = frozenset({event.room_id})
         try:
             result = await self._execute(event, operation, context)
         finally:
@@ -243,3 +254,21 @@ class Fanout:
             elif holder.role != subscription.viewer.role:
                 user = subscription.viewer.user.model_copy(update={"role": holder.role})
                 subscription.viewer = replace(subscription.viewer, user=user)
+
+    async def _check_rooms(self, subscriptions: set[LiveSubscription]) -> None:
+        """Members who left a room (admins enter every room) stop following it."""
+        following_rooms = {
+            s: s.following.topic[1]
+            for s in subscriptions
+            if s.following.topic[0] == ROOM and s.viewer.role != Role.ADMIN
+        }
+        if not following_rooms:
+            return
+        async with self._resources.session_factory() as session:
+            members = await members_among(
+                session, {(room, s.viewer.id) for s, room in following_rooms.items()}
+            )
+        for subscription, room in following_rooms.items():
+            if (room, subscription.viewer.id) not in members:
+                subscription.active = False
+                subscription.connection.end(subscription, "FORBIDDEN", LEFT_THE_ROOM)

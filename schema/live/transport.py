@@ -172,6 +172,16 @@ class Connection:
             self.close_code, self.close_reason = code, reason
             self.closing.set()
 
+    def end(self, subscription: LiveSubscription, code: str, message: str) -> None:
+        """Stop one subscription with an error its client can read; the connection stays."""
+        if self.subscriptions.pop(subscription.id, None) is None:
+            return
+        self._stop(subscription)
+        self.following.discard(subscription.id)
+        self.operations.pop(subscription.id, None)
+        error = {"message": message, "extensions": {"code": code}}
+        self._send({"id": subscription.id, "type": "error", "payload": [error]})
+
     def push(self, message: str) -> None:
         try:
             self.outbox.put_nowait(message)
