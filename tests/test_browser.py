@@ -7,7 +7,7 @@ never downloads a browser of its own here. Skipped where either is missing."""
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -61,6 +61,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         running.stop()
 
 
+@pytest.fixture(scope="module")
+def token(server: Server) -> str:
+    """The admin's, signed up once for the module's server."""
+    return sign_up(server)
+
+
 def sign_up(server: Server) -> str:
     variables = {"input": {"email": "ada@example.com", "password": PASSWORD, "name": "Ada"}}
     with httpx.Client(trust_env=False) as client:
@@ -75,9 +81,8 @@ def on_loopback(url: str) -> bool:
 
 
 async def test_graphiql_runs_a_query_with_a_token_and_nothing_leaves_the_machine(
-    server: Server,
+    server: Server, token: str
 ) -> None:
-    token = sign_up(server)
     requested: list[str] = []
     refused: list[str] = []
     policy_violations: list[str] = []
@@ -131,3 +136,57 @@ async def test_graphiql_runs_a_query_with_a_token_and_nothing_leaves_the_machine
     assert any("/graphiql/" in url for url in requested), requested
     assert [url for url in requested if not on_loopback(url)] == []
     assert policy_violations == []
+
+
+CATEGORY_CREATE = """mutation { categoryCreate(input: {key: "customers", name: "Customers"}) {
+  category { id } } }"""
+CONTACT_CREATE = """mutation($c: ID!) { contactCreate(input: {categoryId: $c, name: "Acme"}) {
+  contact { id activity(first: 1) { nodes { cursor } } } } }"""
+NOTE_CREATE = """mutation($c: ID!) { noteCreate(input: {contactId: $c, body: "Called them"}) {
+  note { id } } }"""
+
+
+def call(server: Server, token: str, query: str, variables: dict[str, str]) -> dict[str, Any]:
+    with httpx.Client(trust_env=False) as client:
+        response = client.post(
+            server.url,
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def test_graphiql_shows_a_subscription_live(server: Server, token: str) -> None:
+    category = call(server, token, CATEGORY_CREATE, {})["categoryCreate"]["category"]["id"]
+    card = call(server, token, CONTACT_CREATE, {"c": category})["contactCreate"]["contact"]
+    # From the card's first event, so a note written before the subscription is up still comes.
+    after = card["activity"]["nodes"][0]["cursor"]
+    subscription = (
+        f'subscription {{ contactActivity(contactId: "{card["id"]}", after: "{after}") '
+        "{ kind subject { ... on Note { body } } } }"
+    )
+    async with playwright.async_playwright() as browser_driver:
+        browser = await browser_driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, timeout=60_000
+        )
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(20_000)
+            await page.goto(server.url)
+            await page.click(QUERY_EDITOR)
+            await page.keyboard.press("ControlOrMeta+A")
+            await page.keyboard.type(subscription)
+            await page.click('button[data-name="headers"]')
+            await page.click(HEADERS_EDITOR)
+            await page.keyboard.press("ControlOrMeta+A")
+            await page.keyboard.type(f'{{"Authorization": "Bearer {token}"}}')
+            await page.click("button.graphiql-execute-button")
+            call(server, token, NOTE_CREATE, {"c": card["id"]})
+            result = page.locator(RESULT)
+            await result.get_by_text('"body": "Called them"').wait_for()
+            text = await result.inner_text()
+        finally:
+            await browser.close()
+    assert '"kind": "NOTE_ADDED"' in text
+    assert "errors" not in text
