@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.contacts import Contact
 from models.mail import MailKind, OutboundMail
-from models.rooms import ProjectRoom
+from models.rooms import ProjectRoom, RoomMember
 from models.todos import Todo, TodoStatus
-from models.users import User
+from models.users import Role, User
 from services import mail_templates as templates
 from services.mail import queue_mail
 from services.settings import Settings
@@ -127,7 +127,7 @@ async def _due_todos(
     session: AsyncSession, settings: Settings, *, day: date, now: datetime
 ) -> dict[int, _Recipient]:
     """Open to-dos due by the end of `day`, by assignee (active users only; to-dos of cards in
-    the bin left out)."""
+    the bin, and of project rooms the assignee has left, left out)."""
     end = end_of_day(day, settings.time_zone)
     rows = await session.execute(
         select(
@@ -148,6 +148,15 @@ async def _due_todos(
             col(Todo.status) == TodoStatus.OPEN,
             col(User.active).is_(True),
             or_(col(Todo.contact_id).is_(None), col(Contact.deleted_at).is_(None)),
+            # A room's own to-do only while its assignee may enter the room.
+            or_(
+                col(Todo.room_id).is_(None),
+                col(User.role) == Role.ADMIN,
+                exists().where(
+                    col(RoomMember.room_id) == col(Todo.room_id),
+                    col(RoomMember.user_id) == col(Todo.assignee_id),
+                ),
+            ),
             or_(
                 col(Todo.due_date) <= day,
                 and_(col(Todo.due_date).is_(None), col(Todo.due_at) <= end),

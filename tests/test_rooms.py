@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from services.mail_digest import digests_due
+from services.mail_templates import format_day
 from tests.conftest import Api
 from tests.helpers import (
     CONTACT_DELETE,
@@ -447,3 +449,39 @@ async def test_members_added_at_once_all_join(admin: Api) -> None:
     room = """query($id: ID!) { node(id: $id) { ... on ProjectRoom { members { user { email } } } } }"""
     members = (await admin.ok(room, {"id": people["room"]}))["node"]["members"]
     assert len(members) == 3 + 6
+
+
+async def test_the_digest_lists_a_rooms_to_dos_only_while_their_assignee_is_in_it(
+    admin: Api,
+) -> None:
+    people = await team(admin)
+    today = datetime.now(UTC).date()
+    await admin.ok(
+        TODO_CREATE,
+        {
+            "input": {
+                "roomId": people["room"],
+                "title": "Plan Q1",
+                "dueDate": today.isoformat(),
+                "assigneeId": people["max_id"],
+            }
+        },
+        people["lea"],
+    )
+    noon = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=12)
+
+    async def digest_lines() -> list[str]:
+        async with admin.resources.session_factory() as session:
+            mails = await digests_due(session, admin.resources.settings, now=noon)
+        return [
+            line.strip()
+            for mail in mails
+            for line in mail.content.text.splitlines()
+            if "Plan" in line
+        ]
+
+    assert await digest_lines() == [
+        "- Plan Q1 (Customers 2027), due " + format_day(today) + ", priority Normal"
+    ]
+    await admin.ok(MEMBER_REMOVE, {"input": {"roomId": people["room"], "userId": people["max_id"]}})
+    assert await digest_lines() == []
