@@ -79,7 +79,10 @@ async def room_figures(
                     _count(overdue),
                     _count(due_this_week),
                     _count(done_this_week),
-                ).where(gathered_by(Todo, room_id))
+                )
+                # Only the rows the figures count: done ones of earlier weeks are most of a
+                # room's to-dos after a while.
+                .where(gathered_by(Todo, room_id), or_(is_open, done_this_week))
                 for room_id in room_ids
             )
         )
