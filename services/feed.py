@@ -32,6 +32,7 @@ F = TypeVar("F", bound=Hashable)
 # Each new event with the subscriptions it goes to, in the live order.
 Batch = list[tuple[ActivityEvent, list[F]]]
 BATCH_SIZE = 500
+RETRY_FIRST_SECONDS = 0.02
 logger = logging.getLogger("crm.live")
 
 
@@ -48,6 +49,7 @@ class Feed(Generic[F]):
         self._task: asyncio.Task[None] | None = None
         self._deliver: Callable[[Batch[F]], Awaitable[None]] | None = None
         self._failing = False
+        self._retry = RETRY_FIRST_SECONDS / 2
 
     @property
     def position(self) -> Position | None:
@@ -91,14 +93,24 @@ class Feed(Generic[F]):
                 del self._followers[topic]
 
     async def _run(self) -> None:
+        wait = self.poll_seconds
         while True:
+            retrying = wait < self.poll_seconds
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
+                async with asyncio.timeout(wait):
                     await self._wake.wait()
+            woken, wait = self._wake.is_set() or retrying, self.poll_seconds
             self._wake.clear()
             try:
                 async with self._lock:
-                    await self._catch_up()
+                    read = await self._catch_up()
+                if woken and read == 0 and self._position is not None:
+                    # A commit woke us but its event is not readable yet: on PostgreSQL an
+                    # older transaction (in any database of the server) is still open. Look
+                    # again soon (doubling the wait up to the poll's) rather than at the poll.
+                    wait = self._retry = min(self._retry * 2, self.poll_seconds)
+                else:
+                    self._retry = RETRY_FIRST_SECONDS / 2
             except Exception as exc:
                 if not self._failing:  # once per outage, not at every poll
                     if fault_of(exc) is None:
@@ -109,16 +121,19 @@ class Feed(Generic[F]):
             else:
                 self._failing = False
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self) -> int:
+        """Read and hand out what is new; how many events were read."""
+        read = 0
         while self._position is not None:
             if not self._followers:
                 self._position = None  # the next to join starts at the log's end
-                return
+                return read
             async with self._session_factory() as session:
                 events = await activity.read_stream(session, after=self._position, limit=BATCH_SIZE)
                 followed = await topics_of(session, events) if events else {}
+            read += len(events)
             if not events:
-                return
+                return read
             batch: Batch[F] = []
             for event in events:
                 assert event.id is not None
@@ -131,4 +146,5 @@ class Feed(Generic[F]):
             if batch and self._deliver is not None:
                 await self._deliver(batch)
             if len(events) < BATCH_SIZE:
-                return
+                return read
+        return read
