@@ -17,7 +17,7 @@ from bench.servers import HOST, Server, migrate, start_server
 from tests.conftest import PASSWORD
 
 if TYPE_CHECKING:
-    from playwright.async_api import ConsoleMessage, Route
+    from playwright.async_api import ConsoleMessage, Page, Route
 
 playwright = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is not installed (pip install '.[dev]')"
@@ -75,6 +75,19 @@ def sign_up(server: Server) -> str:
     return token
 
 
+async def run_in_graphiql(page: "Page", document: str, token: str) -> None:
+    """Type `document` into the query editor and the token into the Headers tab, and run it."""
+    # Typing replaces the welcome text; the editor closes brackets as it goes.
+    await page.click(QUERY_EDITOR)
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type(document)
+    await page.click('button[data-name="headers"]')
+    await page.click(HEADERS_EDITOR)
+    await page.keyboard.press("ControlOrMeta+A")
+    await page.keyboard.type(f'{{"Authorization": "Bearer {token}"}}')
+    await page.click("button.graphiql-execute-button")
+
+
 def on_loopback(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("data", "blob") or parts.hostname == HOST
@@ -115,15 +128,7 @@ async def test_graphiql_runs_a_query_with_a_token_and_nothing_leaves_the_machine
             await page.click('button[aria-label="Open settings dialog"]')
             await page.get_by_role("dialog").wait_for()
             await page.keyboard.press("Escape")
-            # Typing replaces the welcome text; the editor closes brackets as it goes.
-            await page.click(QUERY_EDITOR)
-            await page.keyboard.press("ControlOrMeta+A")
-            await page.keyboard.type("{ me { email role } }")
-            await page.click('button[data-name="headers"]')
-            await page.click(HEADERS_EDITOR)
-            await page.keyboard.press("ControlOrMeta+A")
-            await page.keyboard.type(f'{{"Authorization": "Bearer {token}"}}')
-            await page.click("button.graphiql-execute-button")
+            await run_in_graphiql(page, "{ me { email role } }", token)
             result = page.locator(RESULT)
             await result.get_by_text('"role": "ADMIN"').wait_for()
             text = await result.inner_text()
@@ -174,14 +179,7 @@ async def test_graphiql_shows_a_subscription_live(server: Server, token: str) ->
             page = await browser.new_page()
             page.set_default_timeout(20_000)
             await page.goto(server.url)
-            await page.click(QUERY_EDITOR)
-            await page.keyboard.press("ControlOrMeta+A")
-            await page.keyboard.type(subscription)
-            await page.click('button[data-name="headers"]')
-            await page.click(HEADERS_EDITOR)
-            await page.keyboard.press("ControlOrMeta+A")
-            await page.keyboard.type(f'{{"Authorization": "Bearer {token}"}}')
-            await page.click("button.graphiql-execute-button")
+            await run_in_graphiql(page, subscription, token)
             call(server, token, NOTE_CREATE, {"c": card["id"]})
             result = page.locator(RESULT)
             await result.get_by_text('"body": "Called them"').wait_for()
