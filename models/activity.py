@@ -46,6 +46,9 @@ class ActivityEvent(SQLModel, table=True):
         Index("ix_activity_room", "room_id", "id"),
         # The order a live reader follows (see services/activity.py).
         Index("ix_activity_order", "tx", "id"),
+        # Ids are never handed out twice on SQLite either (by default it reuses the highest
+        # ids once their rows are gone), or a live reader past them would skip new events.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,9 +3,12 @@ newest first."""
 
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.conftest import Api
 from tests.helpers import (
     ADMIN_EMAIL,
+    CATEGORY_DELETE,
     CONTACT_DELETE,
     CONTACT_LINK,
     CONTACT_RESTORE,
@@ -164,3 +167,20 @@ async def test_the_history_of_a_page_of_cards_costs_the_same_for_any_number(
     few = await admin.count_statements(query, {"c": category["id"], "n": 2})
     many = await admin.count_statements(query, {"c": category["id"], "n": 12})
     assert few == many
+
+
+async def test_event_ids_are_never_handed_out_twice(admin: Api) -> None:
+    """A live reader follows events by id: one deleted with its card's category must not come
+    back under a new event, or the reader, past it already, would skip the new one."""
+    doomed = await create_category(admin, "prospects")
+    card = await create_contact(admin, doomed["id"], "Gone AB")
+    await admin.ok(CONTACT_UPDATE, {"input": {"id": card["id"], "name": "Gone Ltd"}})
+    async with admin.engine.connect() as connection:
+        highest = (await connection.execute(text("SELECT max(id) FROM activity_event"))).scalar()
+    await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
+    await admin.ok(CATEGORY_DELETE, {"input": {"id": doomed["id"]}})  # and its cards in the bin
+    kept = await create_category(admin, "customers")
+    await create_contact(admin, kept["id"], "Acme")
+    async with admin.engine.connect() as connection:
+        newest = (await connection.execute(text("SELECT max(id) FROM activity_event"))).scalar()
+    assert newest > highest

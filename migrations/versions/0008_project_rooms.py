@@ -65,7 +65,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("category_id"),
     )
     op.create_index("ix_room_category_room_id", "room_category", ["room_id"])
-    with op.batch_alter_table("activity_event") as batch:
+    # Rebuilt on SQLite with AUTOINCREMENT, so that ids of deleted events are never handed out
+    # again (a live reader past them would skip the new events).
+    with op.batch_alter_table(
+        "activity_event", recreate="auto", table_kwargs={"sqlite_autoincrement": True}
+    ) as batch:
         batch.add_column(sa.Column("room_id", sa.Integer(), nullable=True))
         batch.create_index("ix_activity_room", ["room_id", "id"])
         batch.create_foreign_key(
