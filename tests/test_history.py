@@ -176,11 +176,13 @@ async def test_event_ids_are_never_handed_out_twice(admin: Api) -> None:
     card = await create_contact(admin, doomed["id"], "Gone AB")
     await admin.ok(CONTACT_UPDATE, {"input": {"id": card["id"], "name": "Gone Ltd"}})
     async with admin.engine.connect() as connection:
-        highest = (await connection.execute(text("SELECT max(id) FROM activity_event"))).scalar()
+        highest = (
+            await connection.execute(text("SELECT max(id) FROM activity_event"))
+        ).scalar_one()
     await admin.ok(CONTACT_DELETE, {"input": {"id": card["id"]}})
     await admin.ok(CATEGORY_DELETE, {"input": {"id": doomed["id"]}})  # and its cards in the bin
     kept = await create_category(admin, "customers")
     await create_contact(admin, kept["id"], "Acme")
     async with admin.engine.connect() as connection:
-        newest = (await connection.execute(text("SELECT max(id) FROM activity_event"))).scalar()
+        newest = (await connection.execute(text("SELECT max(id) FROM activity_event"))).scalar_one()
     assert newest > highest
