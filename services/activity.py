@@ -181,7 +181,7 @@ async def replay(
     )
     rows = await session.execute(
         select(ActivityEvent)
-        .where(condition, _beyond(after), upto_condition, _visible(viewer))
+        .where(condition, _beyond(after), upto_condition, visible_to(viewer))
         .order_by(col(ActivityEvent.tx), col(ActivityEvent.id))
         .limit(limit)
     )
@@ -228,7 +228,8 @@ def may_see(viewer: Viewer, event: ActivityEvent) -> bool:
     return event.visible_to_id is None or event.visible_to_id == viewer.id
 
 
-def _visible(viewer: Viewer) -> Any:
+def visible_to(viewer: Viewer) -> Any:
+    """The events `viewer` may see (see may_see)."""
     return or_(
         col(ActivityEvent.visible_to_id).is_(None), col(ActivityEvent.visible_to_id) == viewer.id
     )
@@ -257,14 +258,14 @@ async def contact_activity(
     older_than = None
     if after is not None:
         (older_than,) = decode_cursor(after, fp, [SortKey(col(ActivityEvent.id), kind=int)])
-    seen = [col(ActivityEvent.contact_id).in_(contact_ids), _visible(viewer)]
+    seen = [col(ActivityEvent.contact_id).in_(contact_ids), visible_to(viewer)]
     older = [] if older_than is None else [col(ActivityEvent.id) < older_than]
     rows = await session.execute(
         first_rows_per_owner(
             ActivityEvent,
             col(ActivityEvent.contact_id),
             contact_ids,
-            [_visible(viewer), *older],
+            [visible_to(viewer), *older],
             [col(ActivityEvent.id).desc()],
             first + 1,
         )

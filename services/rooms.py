@@ -13,7 +13,7 @@ Who may do what:
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,7 +23,7 @@ from models.files import StoredFile
 from models.rooms import ProjectRoom, RoomCategory, RoomMember
 from models.types import utcnow
 from models.users import Role, User
-from services.activity import ActivityPage, record
+from services.activity import ActivityPage, record, visible_to
 from services.auth import Viewer
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
 from services.files import delete_contents_after_commit
@@ -348,9 +348,7 @@ async def room_activity(
         (older_than,) = decode_cursor(
             after, _ACTIVITY_FINGERPRINT, [SortKey(col(ActivityEvent.id), kind=int)]
         )
-    seen = or_(
-        col(ActivityEvent.visible_to_id).is_(None), col(ActivityEvent.visible_to_id) == viewer.id
-    )
+    seen = visible_to(viewer)
     scopes = {room_id: events_of_room(room_id) for room_id in room_ids}
     older = [] if older_than is None else [col(ActivityEvent.id) < older_than]
     rows = await session.execute(
