@@ -19,6 +19,7 @@ class StoredFile(SQLModel, table=True):
     __table_args__ = (
         Index("ix_stored_file_contact", "contact_id", "created_at", "id"),
         Index("ix_stored_file_room", "room_id", "created_at", "id"),
+        Index("ix_stored_file_in_room", "in_room_id", "state", "created_at", "id"),
         CheckConstraint(
             "(contact_id IS NULL) <> (room_id IS NULL)", name="ck_stored_file_one_owner"
         ),
@@ -28,6 +29,10 @@ class StoredFile(SQLModel, table=True):
     # On a card, or a project room's own.
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
     room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
+    # The room that shows it: its own, or the one gathering its card's category (none while
+    # the card is in the bin). Kept by services/room_scope.py, so that a room's lists read one
+    # index range instead of going through every card of its categories.
+    in_room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="SET NULL")
     name: str = Field(max_length=255)
     content_type: str = Field(max_length=255)
     size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

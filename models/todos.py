@@ -26,6 +26,7 @@ class Todo(SQLModel, table=True):
         Index("ix_todo_contact", "contact_id", "status", "due_at", "id"),
         Index("ix_todo_assignee", "assignee_id", "status", "due_at", "id"),
         Index("ix_todo_room", "room_id", "status", "due_at", "id"),
+        Index("ix_todo_in_room", "in_room_id", "status", "due_at", "id"),
         CheckConstraint("(contact_id IS NULL) <> (room_id IS NULL)", name="ck_todo_one_owner"),
     )
 
@@ -33,6 +34,10 @@ class Todo(SQLModel, table=True):
     # On a card, or a project room's own.
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="CASCADE")
     room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="CASCADE")
+    # The room that shows it: its own, or the one gathering its card's category (none while
+    # the card is in the bin). Kept by services/room_scope.py, so that a room's lists read one
+    # index range instead of going through every card of its categories.
+    in_room_id: int | None = Field(default=None, foreign_key="project_room.id", ondelete="SET NULL")
     title: str = Field(max_length=300)
     description: str | None = Field(default=None, sa_type=Text)
     # When it is due: a moment, or (due_date set) the end of a day in the service's time zone.

@@ -34,6 +34,7 @@ from services.categories import fields_of, relations_of
 from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
 from services.locks import lock_category_shapes
+from services.room_scope import show_card_in_its_room
 from services.search import contact_search_text
 from services.values import coerce, is_email, is_phone
 
@@ -404,6 +405,7 @@ async def set_contact_deleted(
     contact.deleted_at = utcnow() if deleted else None
     contact.touch()
     await _flush_checking_unique(session, shape)
+    await show_card_in_its_room(session, contact)
     await record(
         session,
         ActivityKind.CONTACT_DELETED if deleted else ActivityKind.CONTACT_RESTORED,

@@ -341,6 +341,7 @@ async def add_file(
     file = StoredFile(
         contact_id=owner.contact_id,
         room_id=owner.room_id,
+        in_room_id=owner.in_room_id,
         name=name,
         content_type=content_type_for(content_type, name),
         size=stored.size,
@@ -379,6 +380,7 @@ async def grant_upload(
     file = StoredFile(
         contact_id=owner.contact_id,
         room_id=owner.room_id,
+        in_room_id=owner.in_room_id,
         name=name,
         content_type=announced_type(content_type, name),
         size=size,

@@ -77,6 +77,7 @@ async def create_note(
     note = Note(
         contact_id=owner.contact_id,
         room_id=owner.room_id,
+        in_room_id=owner.in_room_id,
         author_id=viewer.id,
         body=_body(body),
         visibility=_visibility(visibility),

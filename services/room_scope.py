@@ -4,34 +4,79 @@ history of those cards plus the room's own) and who may enter it (its members an
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from models.activity import ActivityEvent
 from models.contacts import Contact
+from models.files import StoredFile
+from models.notes import Note
 from models.rooms import ProjectRoom, RoomCategory, RoomMember
+from models.todos import Todo
 from models.users import Role
 from services.auth import Viewer
 from services.errors import not_found
 
 
-def cards_gathered_by(room_id: int, *, with_bin: bool = False) -> Any:
-    """The ids of the cards a room gathers: those of its categories (but for those in the bin,
-    unless `with_bin`)."""
-    query = (
+def cards_gathered_by(room_id: int) -> Any:
+    """The ids of the cards of a room's categories (those in the bin too)."""
+    return (
         select(col(Contact.id))
         .join(RoomCategory, col(RoomCategory.category_id) == col(Contact.category_id))
         .where(col(RoomCategory.room_id) == room_id)
     )
-    return query if with_bin else query.where(col(Contact.deleted_at).is_(None))
 
 
 def gathered_by(model: Any, room_id: int) -> ColumnElement[bool]:
     """The rows of `model` (a to-do, note or file) a room gathers: its own and those of its
-    categories' cards."""
-    return or_(col(model.room_id) == room_id, col(model.contact_id).in_(cards_gathered_by(room_id)))
+    categories' cards (not in the bin), as `in_room_id` records them."""
+    return col(model.in_room_id) == room_id
+
+
+# The rows that name the room showing them, and what keeps that name true: creating one
+# (owners.owner_to_write), linking or unlinking a category, a card going to the bin or back.
+SHOWN_IN_ROOMS = (Todo, Note, StoredFile)
+
+
+async def room_gathering(session: AsyncSession, category_id: int) -> int | None:
+    """The room that gathers a category, if one does."""
+    found = await session.execute(
+        select(col(RoomCategory.room_id)).where(col(RoomCategory.category_id) == category_id)
+    )
+    return found.scalar_one_or_none()
+
+
+async def show_category_in(session: AsyncSession, category_id: int, room_id: int | None) -> None:
+    """Show the to-dos, notes and files of a category's cards (but those in the bin) in
+    `room_id`, or in no room. The caller holds the category's shape exclusively, so no card
+    of it gains an item meanwhile (services/locks.py)."""
+    cards = select(col(Contact.id)).where(col(Contact.category_id) == category_id)
+    if room_id is not None:
+        cards = cards.where(col(Contact.deleted_at).is_(None))
+    for model in SHOWN_IN_ROOMS:
+        await session.execute(
+            update(model)
+            .where(col(model.contact_id).in_(cards))
+            .values(in_room_id=room_id)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def show_card_in_its_room(session: AsyncSession, contact: Contact) -> None:
+    """After a card went to the bin (its items leave its category's room) or came back
+    (they return)."""
+    room_id = None
+    if contact.deleted_at is None:
+        room_id = await room_gathering(session, contact.category_id)
+    for model in SHOWN_IN_ROOMS:
+        await session.execute(
+            update(model)
+            .where(col(model.contact_id) == contact.id)
+            .values(in_room_id=room_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def may_enter(session: AsyncSession, viewer: Viewer, room_id: int) -> bool:
@@ -61,7 +106,7 @@ def events_of_room(room_id: int) -> ColumnElement[bool]:
     categories (cards in the bin too)."""
     return or_(
         col(ActivityEvent.room_id) == room_id,
-        col(ActivityEvent.contact_id).in_(cards_gathered_by(room_id, with_bin=True)),
+        col(ActivityEvent.contact_id).in_(cards_gathered_by(room_id)),
     )
 
 

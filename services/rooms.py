@@ -27,6 +27,7 @@ from services.activity import ActivityPage, record, visible_to
 from services.auth import Viewer
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
 from services.files import delete_contents_after_commit
+from services.locks import lock_category_shapes
 from services.pagination import (
     SortKey,
     count_per_scope,
@@ -35,7 +36,7 @@ from services.pagination import (
     fingerprint,
     first_rows_per_scope,
 )
-from services.room_scope import events_of_room, may_enter
+from services.room_scope import events_of_room, may_enter, show_category_in
 from services.storage import Storage
 
 MAX_NAME_LENGTH = 200
@@ -156,8 +157,10 @@ async def delete_room(
 async def _category(
     session: AsyncSession, category_id: int
 ) -> tuple[Category, RoomCategory | None]:
-    """A category, locked against others linking it meanwhile (FOR NO KEY UPDATE, so cards
-    may still be written in it), and its link to a room if it has one."""
+    """A category, locked against others linking it meanwhile, and its link to a room if it
+    has one. Its shape is held exclusively (services/locks.py) while the room its cards'
+    items show in changes: nothing is added to those cards meanwhile."""
+    await lock_category_shapes(session, [category_id], exclusive=True)
     category = await session.get(
         Category, category_id, with_for_update={"key_share": True}, populate_existing=True
     )
@@ -187,6 +190,7 @@ async def link_category(
         )
     session.add(RoomCategory(category_id=category_id, room_id=room_id, linked_by_id=viewer.id))
     await session.flush()
+    await show_category_in(session, category_id, room_id)
     await _record(session, ActivityKind.ROOM_CATEGORY_LINKED, viewer, room, category=category)
     return room
 
@@ -200,6 +204,7 @@ async def unlink_category(
         raise not_found("A category of this room", ["categoryId"])
     await session.delete(link)
     await session.flush()
+    await show_category_in(session, category_id, None)
     await _record(session, ActivityKind.ROOM_CATEGORY_UNLINKED, viewer, room, category=category)
     return room
 

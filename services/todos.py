@@ -153,6 +153,7 @@ async def create_todo(
     todo = Todo(
         contact_id=owner.contact_id,
         room_id=owner.room_id,
+        in_room_id=owner.in_room_id,
         title=_title(title),
         description=_description(description),
         due_at=due.at,

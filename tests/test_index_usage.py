@@ -50,25 +50,30 @@ async def _seed(api: Api) -> str:
     return category_id
 
 
-async def _plan_of_list_query(api: Api, variables: dict[str, Any]) -> str:
+async def _plan_of(api: Api, document: str, variables: dict[str, Any], table: str) -> str:
+    """The plan of the paging statement (`FROM <table>` with a LIMIT) that `document` runs."""
     api.counter.reset()
     api.counter.active = True
-    await api.ok(LIST, variables)
+    await api.ok(document, variables)
     api.counter.active = False
     ((statement, parameters),) = [
         (s, p)
         for s, p in zip(api.counter.statements, api.counter.parameters, strict=True)
-        if "FROM contact" in s and "LIMIT" in s
+        if f"FROM {table}" in s and "LIMIT" in s
     ]
     async with api.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             # Small tables tempt the planner into a sequential scan; forbid it to prove the
-            # expression index matches the query's expression at all.
+            # index matches the query's expression at all.
             await connection.exec_driver_sql("SET enable_seqscan = off")
             rows = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
         else:
             rows = await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
         return "\n".join(str(row[-1]) for row in rows.all())
+
+
+async def _plan_of_list_query(api: Api, variables: dict[str, Any]) -> str:
+    return await _plan_of(api, LIST, variables, "contact")
 
 
 async def test_filter_on_an_indexed_field_uses_its_index(admin: Api) -> None:
@@ -100,3 +105,26 @@ async def test_range_filter_and_sort_on_the_same_indexed_field(admin: Api) -> No
         },
     )
     assert "ix_cf_2" in plan, plan
+
+
+ROOM = """mutation { roomCreate(input: {name: "Customers 2027"}) { room { id } } }"""
+LINK = """mutation($input: RoomCategoryInput!) { roomCategoryLink(input: $input) {
+  userErrors { message } } }"""
+ROOM_LISTS = {
+    "todo": "todos(status: OPEN, first: 20) { nodes { title } }",
+    "note": "notes(first: 20) { nodes { body } }",
+    "stored_file": "files(first: 20) { nodes { name } }",
+}
+
+
+async def test_a_rooms_lists_read_their_own_index(admin: Api) -> None:
+    """A room's lists read the rows it shows from one index range, not every card of its
+    categories."""
+    category_id = await _seed(admin)
+    room_id = (await admin.ok(ROOM))["roomCreate"]["room"]["id"]
+    await admin.ok(LINK, {"input": {"roomId": room_id, "categoryId": category_id}})
+    for table, selection in ROOM_LISTS.items():
+        document = f"""query($id: ID!) {{ node(id: $id) {{ ... on ProjectRoom {{
+          {selection} }} }} }}"""
+        plan = await _plan_of(admin, document, {"id": room_id}, table)
+        assert f"ix_{table}_in_room" in plan, plan

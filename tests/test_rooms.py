@@ -3,6 +3,7 @@ to-dos and notes, for its members (and admins) only, with an overview counted in
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +14,13 @@ from services.mail_templates import format_day
 from tests.conftest import Api
 from tests.helpers import (
     CONTACT_DELETE,
+    CONTACT_RESTORE,
     create_category,
     create_contact,
     mutation,
     my_id,
 )
+from tests.test_files import upload
 
 ROOM_FIELDS = """id name description createdBy { email }
   categories { key } members { user { email } addedBy { email } }"""
@@ -44,10 +47,26 @@ ROOM = """query($id: ID!, $status: TodoStatus, $first: Int) { node(id: $id) { ..
   notes { totalCount nodes { body } }
   activity(first: 50) { totalCount nodes { kind details contact { name } room { name } } } } } }"""
 ROOMS = "{ rooms { name } }"
+ROOM_WORK = """query($id: ID!) { node(id: $id) { ... on ProjectRoom {
+  todos { totalCount } notes { totalCount } files { totalCount } overview { open } } } }"""
 OVERVIEW = """query($id: ID!) { node(id: $id) { ... on ProjectRoom { overview {
   open overdue dueThisWeek doneThisWeek notesThisWeek
   load { open overdue assignee { email } }
   newestFiles { name } latestActivity(first: 3) { kind } } } } }"""
+
+
+@pytest.fixture
+def settings_overrides(tmp_path: Path) -> dict[str, Any]:
+    """Files of this module's cards go to the test's own folder."""
+    return {"storage_url": f"file:{tmp_path / 'files'}"}
+
+
+async def room_work(api: Api, room: str, token: str) -> tuple[int, int, int, int]:
+    """What a room shows: its to-dos, notes and files, and the open to-dos of its overview."""
+    node = (await api.ok(ROOM_WORK, {"id": room}, token))["node"]
+    lists = (node[name]["totalCount"] for name in ("todos", "notes", "files"))
+    todos, notes, files = lists
+    return todos, notes, files, node["overview"]["open"]
 
 
 async def room_of(api: Api, name: str = "Customers 2027", token: str | None = None) -> str:
@@ -350,16 +369,77 @@ async def test_deleting_a_room_keeps_its_categories_and_their_cards(admin: Api) 
         assert left.scalar_one() == 0
 
 
-async def test_a_cards_bin_hides_its_to_dos_from_the_room(admin: Api) -> None:
+async def test_a_cards_bin_hides_its_work_from_the_room_until_it_is_restored(
+    admin: Api,
+) -> None:
     people = await team(admin)
-    await admin.ok(
-        TODO_CREATE, {"input": {"contactId": people["acme"], "title": "Call"}}, people["lea"]
-    )
-    await admin.ok(CONTACT_DELETE, {"input": {"id": people["acme"]}})
-    room = (await admin.ok(ROOM, {"id": people["room"]}, people["lea"]))["node"]
-    assert room["todos"]["totalCount"] == 0
+    lea, acme = people["lea"], people["acme"]
+    await admin.ok(TODO_CREATE, {"input": {"contactId": acme, "title": "Call"}}, lea)
+    await admin.ok(NOTE_CREATE, {"input": {"contactId": acme, "body": "Met"}}, lea)
+    await upload(admin, acme, b"offer", token=lea)
+    assert await room_work(admin, people["room"], lea) == (1, 1, 1, 1)
+    await admin.ok(CONTACT_DELETE, {"input": {"id": acme}})
+    assert await room_work(admin, people["room"], lea) == (0, 0, 0, 0)
+    room = (await admin.ok(ROOM, {"id": people["room"]}, lea))["node"]
     # Its moving to the bin is part of the room's story all the same.
     assert "CONTACT_DELETED" in [n["kind"] for n in room["activity"]["nodes"]]
+    await admin.ok(CONTACT_RESTORE, {"input": {"id": acme}})
+    assert await room_work(admin, people["room"], lea) == (1, 1, 1, 1)
+
+
+async def test_a_cards_work_follows_its_category_into_a_room_and_out(admin: Api) -> None:
+    people = await team(admin)
+    lea, room = people["lea"], people["room"]
+    prospects = (await create_category(admin, "prospects"))["id"]
+    initech = (await create_contact(admin, prospects, "Initech"))["id"]
+    await admin.ok(TODO_CREATE, {"input": {"contactId": initech, "title": "Call"}}, lea)
+    await admin.ok(NOTE_CREATE, {"input": {"contactId": initech, "body": "Met at the fair"}}, lea)
+    await upload(admin, initech, b"brochure", token=lea)
+    assert await room_work(admin, room, lea) == (0, 0, 0, 0)
+
+    await admin.ok(LINK, {"input": {"roomId": room, "categoryId": prospects}}, lea)
+    assert await room_work(admin, room, lea) == (1, 1, 1, 1)
+    await admin.ok(UNLINK, {"input": {"roomId": room, "categoryId": prospects}}, lea)
+    assert await room_work(admin, room, lea) == (0, 0, 0, 0)
+
+    other = await room_of(admin, "Prospects", lea)
+    await admin.ok(LINK, {"input": {"roomId": other, "categoryId": prospects}}, lea)
+    assert await room_work(admin, other, lea) == (1, 1, 1, 1)
+    # A deleted room leaves its cards' work in no room: a room created next (which may get
+    # the same id on SQLite) starts empty, and one linking the category shows it again.
+    await admin.ok(ROOM_DELETE, {"input": {"id": other}}, lea)
+    newest = await room_of(admin, "Prospects again", lea)
+    assert await room_work(admin, newest, lea) == (0, 0, 0, 0)
+    await admin.ok(LINK, {"input": {"roomId": newest, "categoryId": prospects}}, lea)
+    assert await room_work(admin, newest, lea) == (1, 1, 1, 1)
+
+
+async def test_work_written_while_its_category_is_linked_is_never_left_out(admin: Api) -> None:
+    """Eight writers keep adding to-dos to the category's cards while a lead links it to the
+    room: every acknowledged to-do is in the room afterwards, whichever committed first."""
+    people = await team(admin)
+    lea, room = people["lea"], people["room"]
+    link = {"input": {"roomId": room, "categoryId": people["customers"]}}
+    await admin.ok(UNLINK, link, lea)
+    cards = [people["acme"], people["globex"]]
+    written = 0
+    halfway = asyncio.Event()
+
+    async def writer(lane: int) -> None:
+        nonlocal written
+        for i in range(20):
+            title = f"T{lane}.{i}"
+            await admin.ok(TODO_CREATE, {"input": {"contactId": cards[i % 2], "title": title}}, lea)
+            written += 1
+            if written == 80:
+                halfway.set()
+
+    async def linker() -> None:
+        await halfway.wait()  # the link lands while writers are busy
+        await admin.ok(LINK, link, lea)
+
+    await asyncio.gather(linker(), *(writer(lane) for lane in range(8)))
+    assert await room_work(admin, room, lea) == (160, 0, 0, 160)
 
 
 async def test_a_page_of_rooms_costs_the_same_statements_for_any_amount_of_work(
