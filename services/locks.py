@@ -6,9 +6,11 @@ read the same row, each change it in Python and write it back: the second write 
 undo the first. So every read-modify-write takes its lock before it reads, always in this order,
 which rules out deadlocks between them:
 
-1. the shape of the categories involved (field definitions, relations): shared by writers of
-   cards, exclusive for an admin changing the fields, so a card is never validated against a
-   definition that is being converted underneath it;
+1. the shape of the categories involved (field definitions, relations, the project room
+   that shows their cards' work): shared by writers of cards and of new to-dos, notes and
+   files on them, exclusive for an admin changing the fields or a room linking or unlinking
+   the category, so a card is never validated against a definition that is being converted
+   underneath it and no new item misses its room;
 2. cards, by id (row locks, `SELECT ... FOR UPDATE` / `FOR SHARE`);
 3. rows that hang off a card (persons).
 """
