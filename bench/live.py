@@ -10,20 +10,26 @@ WebSocket connection each. Prints:
 - latency from a note's commit (its event's `at`, taken in the writing transaction) to its
   delivery, p50 and p99, with 1, 100 and 1,000 subscribers of the same card;
 - events per second delivered to 100 subscribers while 8 writers add notes for a while;
-- the server's memory per idle subscription (RSS growth over 1,000 of them), and its RSS
-  before and after 10,000 subscribe/complete cycles on one connection.
+- in a fresh server (bench/trimmed_server.py, which reports the memory it holds once garbage
+  is collected and malloc has returned what it kept free): the memory held per idle
+  subscription over its first 100 and over 1,000 more, and before and after 10,000
+  subscribe/complete cycles on one connection.
+
+This process's own garbage collector is held while it times deliveries (a full collection
+over a thousand connections would count as the server's latency).
 """
 
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ from websockets.typing import Subprotocol
 
 from bench.dataset import SIGN_UP
 from bench.servers import (
+    HOST,
     BenchError,
     Server,
     create_postgres_database,
@@ -60,12 +67,6 @@ SETTINGS = {
     "CRM_WS_PING_SECONDS": "3600",  # idle subscribers here read nothing between events
 }
 NEWEST_EVENT = "query($c: ID!) { contact(id: $c) { activity(first: 1) { nodes { cursor } } } }"
-
-
-def rss_mib(server: Server) -> float:
-    status = Path(f"/proc/{server.process.pid}/status").read_text()
-    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 async def graphql(
@@ -164,13 +165,27 @@ async def latency(
     ):
         await ready(http, server.url, token, card, connections)
         samples: list[float] = []
-        for number in range(events):
-            await graphql(http, server.url, NOTE, token, c=card, b=f"n{number}")
-            received = await asyncio.gather(*(next_event(ws) for ws in connections))
-            for when, event in received:
-                at = datetime.fromisoformat(event["at"]).timestamp()
-                samples.append((when - at) * 1000)
+        with client_collector_held():
+            for number in range(events):
+                await graphql(http, server.url, NOTE, token, c=card, b=f"n{number}")
+                received = await asyncio.gather(*(next_event(ws) for ws in connections))
+                for when, event in received:
+                    at = datetime.fromisoformat(event["at"]).timestamp()
+                    samples.append((when - at) * 1000)
         return statistics.median(samples), percentile(samples, 0.99)
+
+
+@contextlib.contextmanager
+def client_collector_held() -> Iterator[None]:
+    """No garbage collection in this (the subscribers') process while it times deliveries: a
+    full collection over its thousand connections pauses it for about 100 ms, which would
+    count as the server's latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def throughput(server: Server, token: str, card: str, count: int, seconds: float) -> float:
@@ -199,23 +214,37 @@ async def _take(ws: ClientConnection, count: int) -> None:
         await next_event(ws)
 
 
+async def held_mib(server: Server) -> float:
+    """What the server holds: its resident set once garbage is collected and malloc has given
+    back what it kept free (bench/trimmed_server.py)."""
+    async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
+        response = await http.get(f"http://{HOST}:{server.port}/bench/rss")
+        response.raise_for_status()
+        return int(response.text) / 1024
+
+
 async def memory(
     server: Server, token: str, card: str, idle: int, cycles: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
+    """In a fresh server: memory held per subscription over the first 100 (with what a
+    process allocates once, on its first connections) and over `idle` more, idle at once;
+    then memory held before and after `cycles` subscribe/complete cycles on one connection."""
     ws_url = server.url.replace("http", "ws")
-    before = rss_mib(server)
-    async with (
-        httpx.AsyncClient(trust_env=False, timeout=60) as http,
-        subscribers(http, server.url, token, card, idle) as connections,
-    ):
-        await ready(http, server.url, token, card, connections)
-        per_subscription_kib = (rss_mib(server) - before) * 1024 / idle
+    per_kib = []
+    for count in (100, idle):
+        before = await held_mib(server)
+        async with (
+            httpx.AsyncClient(trust_env=False, timeout=60) as http,
+            subscribers(http, server.url, token, card, count) as connections,
+        ):
+            await ready(http, server.url, token, card, connections)
+            per_kib.append((await held_mib(server) - before) * 1024 / count)
     async with connect(ws_url, subprotocols=PROTOCOL) as ws:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
         )
         await ws.recv()
-        start = rss_mib(server)
+        start = await held_mib(server)
         for cycle in range(cycles):
             op = str(cycle)
             await ws.send(
@@ -232,11 +261,14 @@ async def memory(
                 await ws.send(json.dumps({"type": "ping"}))
                 while json.loads(await ws.recv())["type"] != "pong":
                     pass
-        end = rss_mib(server)
-    return per_subscription_kib, start, end
+        end = await held_mib(server)
+    return per_kib[0], per_kib[1], start, end
 
 
-async def run(server: Server, counts: list[int], events: int, cycles: int, seconds: float) -> None:
+async def timings(
+    server: Server, counts: list[int], events: int, seconds: float
+) -> tuple[str, str]:
+    """Latency and throughput; the token and card it seeded, for the memory server."""
     async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
         token, card = await seed(http, server.url)
     print("latency from commit to delivery (ms):")
@@ -247,9 +279,15 @@ async def run(server: Server, counts: list[int], events: int, cycles: int, secon
         print(f"  {count:>5} subscribers  p50 {p50:7.1f}  p99 {p99:7.1f}")
     rate = await throughput(server, token, card, 100, seconds)
     print(f"events/s delivered to 100 subscribers (8 writers, {seconds:.0f} s): {rate:.0f}")
-    per_kib, start, end = await memory(server, token, card, 1000, cycles)
-    print(f"memory per idle subscription: {per_kib:.1f} KiB (RSS growth over 1,000)")
-    print(f"RSS before/after {cycles:,} subscribe/complete cycles: {start:.1f} / {end:.1f} MiB")
+    return token, card
+
+
+async def memory_use(server: Server, token: str, card: str, cycles: int) -> None:
+    first, idle, start, end = await memory(server, token, card, 1000, cycles)
+    print("memory held per idle subscription, in a fresh server:")
+    print(f"  the first 100: {first:.1f} KiB each (what a process allocates once)")
+    print(f"  1,000 more, idle at once: {idle:.1f} KiB each")
+    print(f"held before/after {cycles:,} subscribe/complete cycles: {start:.1f} / {end:.1f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,7 +309,14 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server("live", "server:create_app", url, Path(directory), SETTINGS)
             try:
                 counts = [int(n) for n in args.subscribers.split(",")]
-                asyncio.run(run(server, counts, args.events, args.cycles, args.seconds))
+                token, card = asyncio.run(timings(server, counts, args.events, args.seconds))
+            finally:
+                server.stop()
+            server = start_server(
+                "memory", "bench.trimmed_server:create_app", url, Path(directory), SETTINGS
+            )
+            try:
+                asyncio.run(memory_use(server, token, card, args.cycles))
             finally:
                 server.stop()
     except BenchError as exc:

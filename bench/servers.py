@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from server import PER_MESSAGE_DEFLATE, WEBSOCKETS
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 _DATABASE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -159,6 +161,10 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        "--ws",
+        WEBSOCKETS,
+        "--ws-per-message-deflate",
+        str(PER_MESSAGE_DEFLATE).lower(),
     ]
     env = {
         **os.environ,

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from models.db import create_engine
-from server import create_app
+from server import PER_MESSAGE_DEFLATE, WEBSOCKETS, create_app
 from tests.conftest import PASSWORD, SIGN_UP, settings_for, wipe
 
 HOST = "127.0.0.1"
@@ -161,7 +161,15 @@ async def live_server(database_url: str, **overrides: Any) -> AsyncIterator[Live
     settings = settings_for(database_url, **overrides)
     port = free_port()
     app = create_app(settings)
-    config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws=WEBSOCKETS,
+        ws_per_message_deflate=PER_MESSAGE_DEFLATE,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
