@@ -193,6 +193,7 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     ws_ping_seconds: float = Field(default=20.0, gt=0, le=3600)
     ws_max_subscriptions: int = Field(default=100, ge=1, le=10_000)
+    ws_max_subscriptions_per_user: int = Field(default=200, ge=1, le=100_000)
     ws_max_connections_per_user: int = Field(default=20, ge=1, le=10_000)
     live_queue_size: int = Field(default=1000, ge=1, le=1_000_000)
     live_poll_seconds: float = Field(default=2.0, gt=0, le=3600)

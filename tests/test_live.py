@@ -319,6 +319,36 @@ async def test_subscriptions_per_connection_and_connections_per_user_are_limited
             )
 
 
+@pytest.mark.parametrize(
+    "live_settings", [{"ws_max_subscriptions": 2, "ws_max_subscriptions_per_user": 3}]
+)
+async def test_subscriptions_per_user_are_limited_across_connections(live: LiveServer) -> None:
+    card = await live.card()
+    async with client(live) as first, client(live) as second:
+        await first.follow("1", card)
+        await first.follow("2", card)
+        await second.follow("1", card)
+        await second.follow("2", card)
+        refused = await second.receive()
+        assert (refused["id"], refused["type"]) == ("2", "error")
+        assert refused["payload"][0]["message"] == (
+            "At most 3 subscriptions per user on one server process: complete one first"
+        )
+        assert refused["payload"][0]["extensions"] == {"code": "TOO_MANY_SUBSCRIPTIONS"}
+        await first.send({"id": "1", "type": "complete"})
+        await second.follow("2", card)  # room again
+        await live.note(card, "hello")
+        assert (await second.event("2"))["subject"]["body"] == "hello"
+    # Connections that end give their subscriptions back.
+    async with client(live) as third:
+        for op_id in ("1", "2"):
+            await third.follow(op_id, card)
+        await live.note(card, "again")
+        for op_id in ("1", "2"):  # each replays from the card's start, then goes live
+            while (await third.event(op_id))["subject"]["body"] != "again":
+                pass
+
+
 @pytest.mark.parametrize("live_settings", [{"live_queue_size": 2}])
 async def test_a_client_too_slow_to_read_is_closed_with_the_resume_code(
     live: LiveServer,

@@ -68,6 +68,7 @@ class GraphQLWebSocket:
         self.schema = schema
         self.operations = operations
         self.connections_per_user: dict[int, int] = {}
+        self.subscriptions_per_user: dict[int, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
@@ -146,6 +147,8 @@ class Connection:
             task.cancel()
         for subscription in self.subscriptions.values():
             self._stop(subscription)
+        for op_id in list(self.following):
+            self._unfollow(op_id)
         if self.viewer is not None:
             counts = self.endpoint.connections_per_user
             counts[self.viewer.id] -= 1
@@ -177,7 +180,7 @@ class Connection:
         if self.subscriptions.pop(subscription.id, None) is None:
             return
         self._stop(subscription)
-        self.following.discard(subscription.id)
+        self._unfollow(subscription.id)
         self.operations.pop(subscription.id, None)
         error = {"message": message, "extensions": {"code": code}}
         self._send({"id": subscription.id, "type": "error", "payload": [error]})
@@ -341,7 +344,8 @@ class Connection:
                     }
                 )
                 return
-            self.following.add(op_id)
+            if not self._may_follow(op_id):
+                return
             work = self._follow(op_id, request)
         else:
             work = self._run_once(op_id, request)
@@ -349,12 +353,40 @@ class Connection:
         self.operations[op_id] = task
         task.add_done_callback(lambda _task: self._finished(op_id, task))
 
+    def _may_follow(self, op_id: str) -> bool:
+        """Count a new subscription against its user's limit on this server process (the
+        connection's own limit is checked before); refused with an error if it is reached."""
+        if self.viewer is not None:
+            counts = self.endpoint.subscriptions_per_user
+            limit = self.settings.ws_max_subscriptions_per_user
+            if counts.get(self.viewer.id, 0) >= limit:
+                message = (
+                    f"At most {limit} subscriptions per user on one server process: "
+                    "complete one first"
+                )
+                error = {"message": message, "extensions": {"code": "TOO_MANY_SUBSCRIPTIONS"}}
+                self._send({"id": op_id, "type": "error", "payload": [error]})
+                return False
+            counts[self.viewer.id] = counts.get(self.viewer.id, 0) + 1
+        self.following.add(op_id)
+        return True
+
+    def _unfollow(self, op_id: str) -> None:
+        if op_id not in self.following:
+            return
+        self.following.discard(op_id)
+        if self.viewer is not None:
+            counts = self.endpoint.subscriptions_per_user
+            counts[self.viewer.id] -= 1
+            if not counts[self.viewer.id]:
+                del counts[self.viewer.id]
+
     def _finished(self, op_id: str, task: "asyncio.Task[None]") -> None:
         """A query or mutation has answered, or a subscription failed to start (one that
         started stays until the client completes it)."""
         if self.operations.get(op_id) is task and op_id not in self.subscriptions:
             del self.operations[op_id]
-            self.following.discard(op_id)
+            self._unfollow(op_id)
         if not task.cancelled() and task.exception() is not None:
             logger.error("A WebSocket operation failed", exc_info=task.exception())
 
@@ -366,7 +398,7 @@ class Connection:
         task = self.operations.pop(op_id, None)
         if task is not None:
             task.cancel()
-        self.following.discard(op_id)
+        self._unfollow(op_id)
         subscription = self.subscriptions.pop(op_id, None)
         if subscription is not None:
             self._stop(subscription)
