@@ -62,6 +62,7 @@ NOTE = """mutation($c: ID!, $b: String!) { noteCreate(input: {contactId: $c, bod
   note { id } userErrors { message } } }"""
 SETTINGS = {
     "CRM_WS_MAX_CONNECTIONS_PER_USER": "5000",
+    "CRM_WS_MAX_SUBSCRIPTIONS_PER_USER": "5000",
     "CRM_WS_MAX_SUBSCRIPTIONS": "100",
     "CRM_LIVE_POLL_SECONDS": "2",
     "CRM_WS_PING_SECONDS": "3600",  # idle subscribers here read nothing between events
