@@ -12,6 +12,7 @@ from models.mail import OutboundMail
 from models.notes import Note
 from models.rooms import ProjectRoom, RoomCategory, RoomMember
 from models.secrets import ServiceSecret
+from models.statistics import Statistic
 from models.todos import Todo
 from models.users import ApiKey, AuthSession, Invitation, LoginThrottle, PasswordReset, User
 
@@ -34,6 +35,7 @@ __all__ = [
     "RoomCategory",
     "RoomMember",
     "ServiceSecret",
+    "Statistic",
     "StoredFile",
     "Todo",
     "User",

@@ -4,12 +4,15 @@ service in the operation's session, hand back what it produced."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from models.categories import Category, CategoryRelation, FieldDefinition, RelationCardinality
 from resolvers.context import Context
 from resolvers.database import Outcome
 from services import categories
 from services.categories import FieldSpec
 from services.ids import decode_id
+from services.statistics import check_category_statistics
 
 
 async def list_categories(ctx: Context) -> list[Category]:
@@ -73,16 +76,31 @@ async def update_field(
     ctx: Context, *, id: str, settings: Mapping[str, Any]
 ) -> Outcome[FieldDefinition]:
     field_id = decode_id(id, "FieldDefinition")
-    return await ctx.mutate(
-        lambda s: categories.update_field(s, field_id=field_id, spec=FieldSpec.of(settings))
-    )
+
+    async def update(session: AsyncSession) -> FieldDefinition:
+        field = await categories.update_field(
+            session, field_id=field_id, spec=FieldSpec.of(settings)
+        )
+        await check_category_statistics(
+            session, field.category_id, change=f"changing {field.key}", field=["id"]
+        )
+        return field
+
+    return await ctx.mutate(update)
 
 
 async def set_field_archived(ctx: Context, *, id: str, archived: bool) -> Outcome[FieldDefinition]:
     field_id = decode_id(id, "FieldDefinition")
-    return await ctx.mutate(
-        lambda s: categories.set_field_archived(s, field_id=field_id, archived=archived)
-    )
+
+    async def archive(session: AsyncSession) -> FieldDefinition:
+        field = await categories.set_field_archived(session, field_id=field_id, archived=archived)
+        if archived:
+            await check_category_statistics(
+                session, field.category_id, change=f"archiving {field.key}", field=["id"]
+            )
+        return field
+
+    return await ctx.mutate(archive)
 
 
 async def reorder_fields(
@@ -126,8 +144,15 @@ async def delete_relation(ctx: Context, *, id: str) -> Outcome[str]:
     """The deleted relation's ID, or why it was not deleted."""
     relation_id = decode_id(id, "CategoryRelation")
 
-    async def delete(session: Any) -> str:
+    async def delete(session: AsyncSession) -> str:
+        relation = await session.get(CategoryRelation, relation_id)
         await categories.delete_relation(session, relation_id=relation_id)
+        if relation is not None:
+            ends = {relation.from_category_id, relation.to_category_id}
+            for category_id in sorted(ends):
+                await check_category_statistics(
+                    session, category_id, change=f"deleting {relation.key}", field=["id"]
+                )
         return id
 
     return await ctx.mutate(delete)

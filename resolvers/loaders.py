@@ -14,9 +14,10 @@ from strawberry.dataloader import DataLoader
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, Person
 from models.rooms import RoomMember
+from models.statistics import Statistic
 from models.types import utcnow
 from models.users import ApiKey, User
-from services import auth, categories, contacts, rooms
+from services import auth, categories, contacts, rooms, statistics
 from services.activity import ActivityPage, contact_activity
 from services.auth import Viewer
 from services.contact_query import RelatedPage, related_contacts
@@ -108,6 +109,10 @@ class Loaders:
             found = await read(lambda s: rooms.room_of_categories(s, ids))
             return [found.get(category_id) for category_id in ids]
 
+        async def load_statistics(ids: list[int]) -> list[list[Statistic]]:
+            found = await read(lambda s: statistics.statistics_of(s, ids))
+            return [found[category_id] for category_id in ids]
+
         async def load_room_members(ids: list[int]) -> list[list[RoomMember]]:
             found = await read(lambda s: rooms.members_of(s, ids))
             return [found[room_id] for room_id in ids]
@@ -124,6 +129,7 @@ class Loaders:
         self.room_categories = SharedLoader(load_room_categories)
         self.category_room = SharedLoader(load_category_rooms)
         self.room_members = SharedLoader(load_room_members)
+        self.statistics = SharedLoader(load_statistics)
         self.related: SharedLoader[tuple[int, RelatedShape], RelatedPage] = self.pages(
             _related_pages
         )

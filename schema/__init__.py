@@ -29,6 +29,7 @@ from schema.node import NodeQuery
 from schema.notes.operations import NoteMutation
 from schema.rooms.operations import RoomMutation, RoomQuery
 from schema.rooms.subscription import RoomSubscription
+from schema.statistics.operations import StatisticMutation
 from schema.todos.operations import TodoMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
@@ -58,6 +59,7 @@ Mutation = merge_types(
         RoomMutation,
         MailMutation,
         FileMutation,
+        StatisticMutation,
     ),
 )
 

@@ -417,6 +417,17 @@ class _Compiler:
         return keys
 
 
+def card_condition(
+    dialect: str,
+    fields: Sequence[FieldDefinition],
+    condition: ContactCondition,
+    path: Sequence[str] = ("filter",),
+) -> ColumnElement[bool]:
+    """A filter as SQL over `contact` for a category with these fields, every key and value
+    checked on the way (a UserFacingError names the first that is wrong, under `path`)."""
+    return _Compiler(dialect, fields).condition(condition, list(path))
+
+
 def _search_terms(search: str) -> list[ColumnElement[bool]]:
     words = _checked_match_text(search, ["search"]).lower().split()
     if len(words) > MAX_SEARCH_WORDS:

@@ -11,7 +11,7 @@ from models.categories import CategoryRelation as RelationModel
 from models.categories import FieldDefinition as FieldModel
 from models.categories import FieldType, RelationCardinality
 from schema import cost
-from schema.common import Info, Node, existing, node_type
+from schema.common import NODE_TYPES, Info, Node, existing, node_type
 from schema.contacts.filters import ContactFilter, ContactOrder
 from schema.contacts.types import ContactConnection, find_cards
 from schema.node import room_node
@@ -19,6 +19,7 @@ from services.ids import encode_id
 
 if TYPE_CHECKING:
     from schema.rooms.types import ProjectRoom
+    from schema.statistics.types import Statistic
 
 # The models' enums, registered in place as GraphQL enums.
 strawberry.enum(FieldType, description="The type of a custom field's values.")
@@ -177,6 +178,15 @@ class Category(Node):
     ) -> Annotated["ProjectRoom", strawberry.lazy("schema.rooms.types")] | None:
         room_id = await info.context.loaders.category_room.load(self.pk)
         return await room_node(info.context, room_id)
+
+    @strawberry.field(description="Its statistics, in their order.", metadata=cost.typical(20))
+    async def statistics(
+        self, info: Info
+    ) -> list[Annotated["Statistic", strawberry.lazy("schema.statistics.types")]]:
+        # Statistics are built on categories: named through the node registry.
+        statistic = NODE_TYPES["Statistic"].type
+        rows = await info.context.loaders.statistics.load(self.pk)
+        return [statistic.of(row) for row in rows]
 
     @strawberry.field(
         description="Cards of this category; see Query.contacts.", metadata=cost.page()

@@ -1,0 +1,1 @@
+"""Statistics of a category."""
