@@ -2,6 +2,7 @@
 operation's session, hand back what it produced."""
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.statistics import Statistic
 from resolvers.context import Context
 from resolvers.database import Outcome
-from services import statistics
+from services import reports, statistics
 from services.ids import decode_id
 
 
@@ -53,3 +54,25 @@ async def reorder_statistics(
     return await ctx.mutate(
         lambda s: statistics.reorder_statistics(s, category_id=category, statistic_ids=ids)
     )
+
+
+async def report(
+    ctx: Context,
+    *,
+    category_id: str,
+    statistic_ids: Sequence[str] | None,
+    start: date | None,
+    end: date | None,
+    zone: str,
+) -> list[reports.StatisticReport]:
+    await ctx.require()
+    request = reports.ReportRequest(
+        category_id=decode_id(category_id, "Category"),
+        statistic_ids=[decode_id(i, "Statistic") for i in statistic_ids]
+        if statistic_ids is not None
+        else None,
+        start=start,
+        end=end,
+        zone=zone,
+    )
+    return await ctx.read(lambda s: reports.run_report(s, request))

@@ -30,6 +30,7 @@ from schema.notes.operations import NoteMutation
 from schema.rooms.operations import RoomMutation, RoomQuery
 from schema.rooms.subscription import RoomSubscription
 from schema.statistics.operations import StatisticMutation
+from schema.statistics.report import ReportQuery
 from schema.todos.operations import TodoMutation
 from schema.users.operations import UserMutation, UserQuery
 from services.settings import Settings
@@ -46,7 +47,8 @@ CACHED_DOCUMENTS = 512
 
 
 Query = merge_types(
-    "Query", (UserQuery, CategoryQuery, ContactQuery, RoomQuery, NodeQuery, MailQuery)
+    "Query",
+    (UserQuery, CategoryQuery, ContactQuery, RoomQuery, NodeQuery, MailQuery, ReportQuery),
 )
 Mutation = merge_types(
     "Mutation",

@@ -49,7 +49,8 @@ KIND_TYPES: dict[StatisticKind, frozenset[FieldType]] = {
     StatisticKind.AVG: NUMERIC,
     StatisticKind.MIN: NUMERIC | {FieldType.DATE, FieldType.DATETIME},
     StatisticKind.MAX: NUMERIC | {FieldType.DATE, FieldType.DATETIME},
-    StatisticKind.COUNT_DISTINCT: frozenset(FieldType) - {FieldType.LONG_TEXT},
+    StatisticKind.COUNT_DISTINCT: frozenset(FieldType)
+    - {FieldType.LONG_TEXT, FieldType.MULTI_SELECT},
     StatisticKind.COUNT_EMPTY: frozenset(FieldType),
     StatisticKind.COUNT_NOT_EMPTY: frozenset(FieldType),
 }

@@ -1,0 +1,709 @@
+"""Reports: a category's statistics computed in SQL (one GROUP BY statement per statistic),
+identical on SQLite and PostgreSQL.
+
+What makes them identical:
+- sums are exact: SQL adds whole numbers only (MONEY as cents, INTEGER and RATING split in two
+  halves on SQLite so its 64-bit SUM cannot overflow); NUMBER values, which may be any double,
+  are added as their exact JSON text in Python on SQLite; averages are divided in Python;
+- periods are computed from UTC in the report's time zone with the zone's UTC offsets over the
+  report's time span written into the statement (a CASE over UTC ranges, taken from Python's
+  zoneinfo), the same on both databases, weeks starting on Monday;
+- groups are ordered, labelled and completed (options without cards, the "no value" group
+  last) in Python, as the databases order text and NULL differently.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, literal_column, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from models.categories import FieldType
+from models.contacts import Contact, ContactLink
+from models.statistics import DateBucket, Source, Statistic, StatisticKind
+from models.users import User
+from services.categories import get_category
+from services.contact_query import card_condition
+from services.contacts import resolve_direction
+from services.errors import BadRequestError
+from services.field_index import KEY_RE, category_literal, value_sql
+from services.filter_data import condition_from_data
+from services.statistics import BUILT_INS, CategoryShape, shape_of
+
+MAX_ROWS = 10_000  # per statistic: periods times groups
+TWO_32 = 2**32
+
+# The card's own columns a statistic may name, by their API names.
+_COLUMNS = {
+    "name": "contact.name",
+    "orgNumber": "contact.org_number",
+    "email": "contact.email",
+    "phone": "contact.phone",
+    "website": "contact.website",
+    "city": "contact.address_city",
+    "country": "contact.address_country",
+    "createdAt": "contact.created_at",
+    "updatedAt": "contact.updated_at",
+}
+_NUMERIC = {FieldType.INTEGER, FieldType.NUMBER, FieldType.MONEY, FieldType.RATING}
+
+
+# --- what a report holds -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # in the report's time zone
+    end: date  # its last day
+
+    @property
+    def label(self) -> str:
+        return self.start.isoformat()
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str | None  # None: the cards without a value
+    label: str
+    color: str | None = None
+    node_type: str | None = None  # "User", "Contact": `key` is the primary key of one
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: str | None  # exact: a decimal, an integer, an ISO date or date-time; None: no value
+    number: float | None  # the same as a number, for charts (None for dates)
+    cards: int
+
+
+@dataclass(frozen=True)
+class Row:
+    period: Period | None
+    group: Group | None
+    cell: Cell
+
+
+@dataclass
+class StatisticReport:
+    statistic: Statistic
+    rows: list[Row] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    category_id: int
+    statistic_ids: Sequence[int] | None  # None: all of the category's
+    start: date | None  # first day, in `zone`
+    end: date | None  # last day, in `zone`
+    zone: str
+
+
+def check_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequestError(
+            f"{name!r} is not a time zone such as Europe/Oslo", "INVALID_TIME_ZONE"
+        ) from None
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+async def run_report(session: AsyncSession, request: ReportRequest) -> list[StatisticReport]:
+    if request.start is not None and request.end is not None and request.end < request.start:
+        raise BadRequestError("`to` is before `from`", "INVALID_PERIOD")
+    zone = check_zone(request.zone)
+    await get_category(session, request.category_id)
+    shape = await shape_of(session, request.category_id)
+    query = select(Statistic).where(col(Statistic.category_id) == request.category_id)
+    if request.statistic_ids is not None:
+        query = query.where(col(Statistic.id).in_(request.statistic_ids))
+    statistics = list(
+        (await session.execute(query.order_by(col(Statistic.position), col(Statistic.id))))
+        .scalars()
+        .all()
+    )
+    if request.statistic_ids is not None and len(statistics) != len(set(request.statistic_ids)):
+        raise BadRequestError(
+            "statisticIds names a statistic that is not one of this category's",
+            "NOT_FOUND",
+        )
+    dialect = (await session.connection()).dialect.name
+    reports = []
+    for statistic in statistics:
+        computation = _Computation(session, dialect, shape, statistic, request, zone)
+        reports.append(StatisticReport(statistic, await computation.rows()))
+    return reports
+
+
+class _Computation:
+    """One statistic of a report: its statement, and its rows from what that returns."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        dialect: str,
+        shape: CategoryShape,
+        statistic: Statistic,
+        request: ReportRequest,
+        zone: ZoneInfo,
+    ) -> None:
+        self.session = session
+        self.dialect = dialect
+        self.shape = shape
+        self.statistic = statistic
+        self.request = request
+        self.zone = zone
+        self.kind = StatisticKind(statistic.kind)
+        self.fields = {f.key: f for f in shape.fields}
+
+    # --- the values it reads ------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        """A custom field's key, safe to write into SQL (keys are checked when fields are
+        made; this keeps it so)."""
+        if not KEY_RE.match(key):
+            raise ValueError(f"invalid field key {key!r}")
+        return key
+
+    def _type(self, key: str, source: str | None) -> FieldType:
+        if source == Source.BUILT_IN:
+            return BUILT_INS[key]
+        return FieldType(self.fields[key].type)
+
+    def _sql(self, key: str, source: str | None) -> str:
+        """The value of a built-in or custom field as SQL text (`contact` columns only)."""
+        if source == Source.BUILT_IN:
+            return _COLUMNS[key]
+        return value_sql(
+            self.dialect, key, FieldType(self.fields[key].type), "contact.custom_values"
+        )
+
+    def _present(self, key: str, source: str | None) -> str:
+        """SQL that holds when the card has a value (an empty MULTI_SELECT has none)."""
+        if source != Source.BUILT_IN and self._type(key, source) == FieldType.MULTI_SELECT:
+            key = self._key(key)
+            if self.dialect == "sqlite":
+                return f"json_array_length(contact.custom_values, '$.{key}') > 0"
+            return (
+                f"(jsonb_typeof(contact.custom_values -> '{key}') = 'array' AND "
+                f"jsonb_array_length(contact.custom_values -> '{key}') > 0)"
+            )
+        return f"{self._sql(key, source)} IS NOT NULL"
+
+    # --- the date a statistic is about (its periods, and the report's span) ---------------
+
+    def _date_key(self) -> tuple[str, str | None]:
+        if self.statistic.bucket is not None and self.statistic.bucket_on is not None:
+            return self.statistic.bucket_on, self.statistic.bucket_source
+        return "createdAt", Source.BUILT_IN
+
+    def _span(self) -> tuple[datetime, datetime] | None:
+        """The report's span as UTC instants, from the start of its first day to the start of
+        the day after its last."""
+        start, end = self.request.start, self.request.end
+        if start is None and end is None:
+            return None
+        low = _midnight(start, self.zone) if start else datetime(1, 1, 2, tzinfo=UTC)
+        high = (
+            _midnight(end + timedelta(days=1), self.zone)
+            if end
+            else datetime(9999, 12, 30, tzinfo=UTC)
+        )
+        return low, high
+
+    def _span_condition(self) -> ColumnElement[bool] | None:
+        key, source = self._date_key()
+        start, end = self.request.start, self.request.end
+        if start is None and end is None:
+            return None
+        sql = self._sql(key, source)
+        terms = []
+        if self._type(key, source) == FieldType.DATE:
+            if start is not None:
+                terms.append(f"{sql} >= '{start.isoformat()}'")
+            if end is not None:
+                terms.append(f"{sql} <= '{end.isoformat()}'")
+        else:
+            span = self._span()
+            assert span is not None
+            instant = self._instant_literal(key, source)
+            if start is not None:
+                terms.append(f"{sql} >= {instant(span[0])}")
+            if end is not None:
+                terms.append(f"{sql} < {instant(span[1])}")
+        condition: ColumnElement[bool] = literal_column(" AND ".join(terms)).self_group()
+        return condition
+
+    def _instant_literal(self, key: str, source: str | None) -> Any:
+        """How an instant is written to compare with the date's SQL."""
+        if source == Source.BUILT_IN:  # createdAt, updatedAt
+            if self.dialect == "sqlite":
+                return lambda t: t.astimezone(UTC).strftime("'%Y-%m-%d %H:%M:%S'")
+            return lambda t: t.astimezone(UTC).strftime("TIMESTAMPTZ '%Y-%m-%d %H:%M:%S+00'")
+        return lambda t: t.astimezone(UTC).strftime("'%Y-%m-%dT%H:%M:%SZ'")  # DATETIME values
+
+    async def _period_sql(self, where: list[ColumnElement[bool]]) -> str | None:
+        """The start of a card's period as 'YYYY-MM-DD' text, in the report's time zone."""
+        bucket = self.statistic.bucket
+        if bucket is None:
+            return None
+        key, source = self._date_key()
+        sql = self._sql(key, source)
+        if self._type(key, source) == FieldType.DATE:
+            return _truncated(self.dialect, DateBucket(bucket), sql, is_date=True)
+        span = self._span() or await self._data_span(sql, where)
+        if span is None:
+            return None
+        offsets = _offsets(self.zone.key, span[0], span[1])
+        instant = self._instant_literal(key, source)
+        cases = " ".join(
+            f"WHEN {sql} >= {instant(since)} THEN {seconds}"
+            for since, seconds in reversed(offsets[1:])
+        )
+        offset = f"(CASE {cases} ELSE {offsets[0][1]} END)" if cases else str(offsets[0][1])
+        if self.dialect == "sqlite":
+            local = f"datetime({sql}, {offset} || ' seconds')"
+        else:
+            utc = (
+                f"({sql} AT TIME ZONE 'UTC')"
+                if source == Source.BUILT_IN
+                else f"(CAST({sql} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+            )
+            local = f"({utc} + {offset} * INTERVAL '1 second')"
+        return _truncated(self.dialect, DateBucket(bucket), local, is_date=False)
+
+    async def _data_span(
+        self, sql: str, where: list[ColumnElement[bool]]
+    ) -> tuple[datetime, datetime] | None:
+        found: Any = (
+            await self.session.execute(
+                select(func.min(literal_column(sql)), func.max(literal_column(sql)))
+                .select_from(Contact)
+                .where(*where)
+            )
+        ).one()
+        if found[0] is None:
+            return None
+        low, high = (_as_instant(value) for value in found)
+        return low - timedelta(days=1), high + timedelta(days=1)
+
+    # --- the statement --------------------------------------------------------------------
+
+    async def rows(self) -> list[Row]:
+        statistic = self.statistic
+        where: list[ColumnElement[bool]] = [
+            category_literal(self.shape.category_id),
+            col(Contact.deleted_at).is_(None),
+        ]
+        if statistic.filter is not None:
+            condition = condition_from_data(statistic.filter, ["filter"])
+            where.append(card_condition(self.dialect, self.shape.fields, condition))
+        if (span := self._span_condition()) is not None:
+            where.append(span)
+        period = await self._period_sql(where)
+        if statistic.bucket is not None and period is None:
+            return []  # no card has the date at all
+        columns: list[Any] = [
+            literal_column(period or "NULL").label("report_period"),
+        ]
+        source: Any = Contact.__table__  # type: ignore[attr-defined]
+        if statistic.group_source == Source.RELATION and statistic.group_by is not None:
+            source = source.outerjoin(
+                await self._links(statistic.group_by),
+                literal_column("report_link.own_id") == col(Contact.id),
+            )
+        group_sql, source = self._group(source)
+        columns.append(literal_column(group_sql).label("report_group"))
+        columns += self._aggregates()
+        query = (
+            select(*columns)
+            .select_from(source)
+            .where(*where)
+            .group_by(literal_column("report_period"), literal_column("report_group"))
+        )
+        found = (await self.session.execute(query)).all()
+        cells = {(row[0], _group_key(row[1])): self._cell(row[2:]) for row in found}
+        return await self._completed(cells)
+
+    async def _links(self, relation_key: str) -> Any:
+        """The relation's links as (own_id, related_id), seen from this category."""
+        direction = await resolve_direction(self.session, self.shape.category_id, relation_key)
+        own, related = col(ContactLink.from_contact_id), col(ContactLink.to_contact_id)
+        if not direction.forward:
+            own, related = related, own
+        return (
+            select(own.label("own_id"), related.label("related_id"))
+            .where(col(ContactLink.relation_id) == direction.relation.id)
+            .subquery("report_link")
+        )
+
+    def _group(self, source: Any) -> tuple[str, Any]:
+        statistic = self.statistic
+        key, where = statistic.group_by, statistic.group_source
+        if key is None:
+            return "NULL", source
+        if where == Source.BUILT_IN:
+            return _COLUMNS[key], source
+        if where == Source.RELATION:
+            return "report_link.related_id", source  # joined in rows()
+        field_type = self._type(key, where)
+        key = self._key(key)
+        if field_type == FieldType.MULTI_SELECT:
+            options: Any
+            if self.dialect == "sqlite":
+                options = (
+                    func.json_each(
+                        literal_column(
+                            f"CASE WHEN json_type(contact.custom_values, '$.{key}') = 'array' "
+                            f"THEN json_extract(contact.custom_values, '$.{key}') END"
+                        )
+                    )
+                    .table_valued("value")
+                    .alias("report_option")
+                )
+            else:
+                options = (
+                    func.jsonb_array_elements_text(
+                        literal_column(
+                            f"CASE WHEN jsonb_typeof(contact.custom_values -> '{key}') = 'array' "
+                            f"THEN contact.custom_values -> '{key}' END"
+                        )
+                    )
+                    .table_valued("value")
+                    .lateral("report_option")
+                )
+            return "report_option.value", source.outerjoin(options, true())
+        if field_type == FieldType.BOOLEAN:
+            if self.dialect == "sqlite":
+                return (
+                    f"CASE json_type(contact.custom_values, '$.{key}') WHEN 'true' THEN 'true' "
+                    "WHEN 'false' THEN 'false' END"
+                ), source
+            return (
+                f"CASE WHEN jsonb_typeof(contact.custom_values -> '{key}') = 'boolean' "
+                f"THEN contact.custom_values ->> '{key}' END"
+            ), source
+        return self._sql(key, where), source
+
+    def _aggregates(self) -> list[Any]:
+        """The aggregates its kind needs, after the period and the group."""
+        statistic, kind = self.statistic, self.kind
+        cards: Any = literal_column("COUNT(*)")
+        if kind == StatisticKind.COUNT:
+            return [cards]
+        key, where = statistic.field_key, statistic.field_source
+        assert key is not None
+        present = self._present(key, where)
+        counted: Any = literal_column(f"COUNT(CASE WHEN {present} THEN 1 END)")
+        sql = self._sql(key, where)
+        if kind in (StatisticKind.COUNT_EMPTY, StatisticKind.COUNT_NOT_EMPTY):
+            return [cards, counted]
+        if kind == StatisticKind.COUNT_DISTINCT:
+            return [cards, literal_column(f"COUNT(DISTINCT {sql})")]
+        if kind in (StatisticKind.MIN, StatisticKind.MAX):
+            return [cards, literal_column(f"{kind.value}({sql})")]
+        field_type = self._type(key, where)
+        if self.dialect != "sqlite":
+            return [cards, counted, literal_column(f"SUM({sql})")]
+        if field_type == FieldType.MONEY:
+            return [cards, counted, literal_column(f"SUM(CAST(ROUND({sql} * 100) AS INTEGER))")]
+        if field_type == FieldType.NUMBER:
+            # Each value's exact JSON text, added up in Python (_exact_sum).
+            text = f"contact.custom_values -> '$.{self._key(key)}'"
+            return [
+                cards,
+                counted,
+                literal_column(f"group_concat(CASE WHEN {present} THEN {text} END, ' ')"),
+            ]
+        # INTEGER and RATING: whole numbers, added in two halves that cannot overflow.
+        return [
+            cards,
+            counted,
+            literal_column(f"SUM({sql} / {TWO_32})"),
+            literal_column(f"SUM({sql} % {TWO_32})"),
+        ]
+
+    def _cell(self, values: Sequence[Any]) -> Cell:
+        kind = self.kind
+        cards = int(values[0])
+        if kind == StatisticKind.COUNT:
+            return _count(cards, cards)
+        if kind == StatisticKind.COUNT_NOT_EMPTY:
+            return _count(int(values[1]), cards)
+        if kind == StatisticKind.COUNT_EMPTY:
+            return _count(cards - int(values[1]), cards)
+        if kind == StatisticKind.COUNT_DISTINCT:
+            return _count(int(values[1]), cards)
+        key, where = self.statistic.field_key, self.statistic.field_source
+        assert key is not None
+        field_type = self._type(key, where)
+        if kind in (StatisticKind.MIN, StatisticKind.MAX):
+            return _extreme(values[1], field_type, cards)
+        counted = int(values[1])
+        if counted == 0:
+            return Cell(None, None, cards)
+        total = self._exact_sum(field_type, values[2:])
+        if kind == StatisticKind.SUM:
+            return _number(total, field_type, cards)
+        with localcontext() as context:
+            context.prec = 1600
+            average = total / counted
+        return _number(average, field_type, cards, average=True)
+
+    def _exact_sum(self, field_type: FieldType, values: Sequence[Any]) -> Decimal:
+        if self.dialect != "sqlite":
+            return Decimal(values[0])
+        if field_type == FieldType.MONEY:
+            return Decimal(int(values[0])).scaleb(-2)
+        if field_type == FieldType.NUMBER:
+            with localcontext() as context:
+                context.prec = 1600  # beyond the digits of any double: every addition is exact
+                return sum((Decimal(text) for text in str(values[0]).split()), Decimal(0))
+        high, low = values
+        return Decimal(int(high) * TWO_32 + int(low))
+
+    # --- rows in order, with the periods and groups that have no cards --------------------
+
+    async def _completed(self, cells: dict[tuple[str | None, str | None], Cell]) -> list[Row]:
+        periods = self._periods({period for period, _ in cells})
+        groups = await self._groups({group for _, group in cells})
+        if len(periods) * len(groups) > MAX_ROWS:
+            raise BadRequestError(
+                f"The statistic “{self.statistic.name}” would have more than {MAX_ROWS:,} rows; "
+                "choose a shorter period or a longer bucket",
+                "TOO_MANY_ROWS",
+            )
+        empty = self._empty()
+        rows = []
+        for period in periods:
+            period_key = period.label if period is not None else None
+            for group in groups:
+                group_key = group.key if group is not None else None
+                cell = cells.get((period_key, group_key))
+                if cell is None:
+                    if group is not None and group.key is None:
+                        continue  # the "no value" group only where it has cards
+                    cell = empty
+                rows.append(Row(period, group, cell))
+        return rows
+
+    def _empty(self) -> Cell:
+        if self.kind in (
+            StatisticKind.COUNT,
+            StatisticKind.COUNT_EMPTY,
+            StatisticKind.COUNT_NOT_EMPTY,
+            StatisticKind.COUNT_DISTINCT,
+        ):
+            return _count(0, 0)
+        return Cell(None, None, 0)
+
+    def _periods(self, found: set[str | None]) -> list[Period | None]:
+        bucket = self.statistic.bucket
+        if bucket is None:
+            return [None]
+        starts = sorted(date.fromisoformat(label) for label in found if label is not None)
+        first = self.request.start or (starts[0] if starts else None)
+        last = self.request.end or (starts[-1] if starts else None)
+        if first is None or last is None:
+            return []
+        periods: list[Period | None] = []
+        start = _bucket_start(DateBucket(bucket), first)
+        while start <= last and len(periods) <= MAX_ROWS:
+            following = _next_start(DateBucket(bucket), start)
+            periods.append(Period(start, following - timedelta(days=1)))
+            start = following
+        return periods
+
+    async def _groups(self, found: set[str | None]) -> list[Group | None]:
+        statistic = self.statistic
+        key, where = statistic.group_by, statistic.group_source
+        if key is None:
+            return [None]
+        present = {value for value in found if value is not None}
+        groups: list[Group] = []
+        if where == Source.FIELD:
+            definition = self.fields[key]
+            field_type = FieldType(definition.type)
+            if field_type in (FieldType.SELECT, FieldType.MULTI_SELECT):
+                options = definition.options or []
+                groups = [
+                    Group(o["value"], o.get("label") or o["value"], o.get("color")) for o in options
+                ]
+                known = {o["value"] for o in options}
+                groups += [Group(v, v) for v in sorted(present - known)]  # options since removed
+            elif field_type == FieldType.BOOLEAN:
+                groups = [Group("true", "Yes"), Group("false", "No")]
+            elif field_type == FieldType.USER:
+                groups = await self._user_groups(present)
+        elif where == Source.RELATION:
+            groups = await self._card_groups(present)
+        else:  # the country
+            groups = [Group(code, code) for code in sorted(present)]
+        return [*groups, Group(None, "No value")]
+
+    async def _user_groups(self, present: set[str]) -> list[Group]:
+        ids = [int(value) for value in present]
+        names = dict(
+            (
+                await self.session.execute(
+                    select(col(User.id), col(User.name)).where(col(User.id).in_(ids))
+                )
+            ).all()
+        )
+        groups = [Group(str(i), names.get(i) or f"User {i}", node_type="User") for i in ids]
+        return sorted(groups, key=lambda g: (g.label.casefold(), g.key or ""))
+
+    async def _card_groups(self, present: set[str]) -> list[Group]:
+        ids = [int(value) for value in present]
+        names = dict(
+            (
+                await self.session.execute(
+                    select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(ids))
+                )
+            ).all()
+        )
+        groups = [Group(str(i), names.get(i) or "", node_type="Contact") for i in ids]
+        return sorted(groups, key=lambda g: (g.label.casefold(), int(g.key or 0)))
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _group_key(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _count(count: int, cards: int) -> Cell:
+    return Cell(str(count), float(count), cards)
+
+
+def _plain(number: float) -> str:
+    """A double as text, the same whichever database it came from."""
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+def _as_instant(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _extreme(value: Any, field_type: FieldType, cards: int) -> Cell:
+    if value is None:
+        return Cell(None, None, cards)
+    if field_type == FieldType.DATE:
+        return Cell(str(value), None, cards)
+    if field_type == FieldType.DATETIME:
+        moment = _as_instant(value).astimezone(UTC).replace(microsecond=0)
+        return Cell(moment.isoformat().replace("+00:00", "Z"), None, cards)
+    number = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    return _number(number, field_type, cards)
+
+
+def _number(number: Decimal, field_type: FieldType, cards: int, *, average: bool = False) -> Cell:
+    if field_type == FieldType.MONEY or (average and field_type != FieldType.NUMBER):
+        exact = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return Cell(str(exact), float(exact), cards)
+    if field_type in (FieldType.INTEGER, FieldType.RATING):
+        return Cell(str(int(number)), float(number), cards)
+    # NUMBER: the nearest double, written the same on both databases.
+    with localcontext() as context:
+        context.prec = 17
+        context.rounding = ROUND_HALF_EVEN
+        nearest = float(+number)
+    return Cell(_plain(nearest), nearest, cards)
+
+
+# --- periods -----------------------------------------------------------------------------------
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    """When a local day starts, in UTC."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+@lru_cache(maxsize=128)
+def _offsets(zone: str, low: datetime, high: datetime) -> tuple[tuple[datetime, int], ...]:
+    """The zone's UTC offsets in seconds over [low, high]: (since, offset), the first since
+    `low`, each next from the second it starts (found by bisection between samples six hours
+    apart; zones change their offset far less often)."""
+    tz = ZoneInfo(zone)
+
+    def offset(moment: datetime) -> int:
+        delta = moment.astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    found = [(low, offset(low))]
+    step = timedelta(hours=6)
+    moment = low
+    while moment < high:
+        following = min(moment + step, high)
+        if offset(following) != offset(moment):
+            before, after = moment, following
+            while after - before > timedelta(seconds=1):
+                middle = (before + (after - before) / 2).replace(microsecond=0)
+                if offset(middle) == offset(before):
+                    before = middle
+                else:
+                    after = middle
+            found.append((after, offset(after)))
+        moment = following
+    return tuple(found)
+
+
+_PG_UNITS = {
+    DateBucket.DAY: "day",
+    DateBucket.WEEK: "week",
+    DateBucket.MONTH: "month",
+    DateBucket.QUARTER: "quarter",
+    DateBucket.YEAR: "year",
+}
+
+
+def _truncated(dialect: str, bucket: DateBucket, local: str, *, is_date: bool) -> str:
+    """SQL for the first day ('YYYY-MM-DD') of the period holding a local date or time."""
+    if dialect == "sqlite":
+        return {
+            DateBucket.DAY: f"date({local})",
+            DateBucket.WEEK: f"date({local}, 'weekday 0', '-6 days')",
+            DateBucket.MONTH: f"strftime('%Y-%m-01', {local})",
+            DateBucket.QUARTER: (
+                f"date({local}, 'start of month', '-' || "
+                f"((CAST(strftime('%m', {local}) AS INTEGER) - 1) % 3) || ' months')"
+            ),
+            DateBucket.YEAR: f"strftime('%Y-01-01', {local})",
+        }[bucket]
+    moment = f"CAST(CAST({local} AS DATE) AS TIMESTAMP)" if is_date else local
+    return f"to_char(date_trunc('{_PG_UNITS[bucket]}', {moment}), 'YYYY-MM-DD')"
+
+
+def _bucket_start(bucket: DateBucket, day: date) -> date:
+    if bucket == DateBucket.DAY:
+        return day
+    if bucket == DateBucket.WEEK:
+        return day - timedelta(days=day.weekday())
+    if bucket == DateBucket.MONTH:
+        return day.replace(day=1)
+    if bucket == DateBucket.QUARTER:
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def _next_start(bucket: DateBucket, start: date) -> date:
+    if bucket == DateBucket.DAY:
+        return start + timedelta(days=1)
+    if bucket == DateBucket.WEEK:
+        return start + timedelta(days=7)
+    months = {DateBucket.MONTH: 1, DateBucket.QUARTER: 3, DateBucket.YEAR: 12}[bucket]
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
