@@ -97,10 +97,9 @@ async def seed(admin: Api) -> tuple[str, dict[str, str], dict[str, str]]:
         values = dict(card["values"])
         if card["name"] in ("Acme", "Cog"):
             values["owner"] = users["Lea"]
-        address = {"address": {"country": card["country"]}} if "country" in card else {}
-        cards[card["name"]] = (await new_card(admin, category_id, card["name"], values, **address))[
-            "id"
-        ]
+        address = {"country": card["country"]} if "country" in card else None
+        created = await new_card(admin, category_id, card["name"], values, address=address)
+        cards[card["name"]] = created["id"]
     relation = {
         "key": "subsidiaries",
         "name": "Subsidiaries",
