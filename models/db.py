@@ -53,6 +53,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Sorts and temporary tables (a report's gathered cards) in memory, not in files.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
         dbapi_connection.create_function(SQLITE_LOWER, 1, unicode_lower, deterministic=True)
 
