@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reports")
     parser.add_argument("--cards", type=int, default=100_000, help="cards (100000)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load (10)")
-    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (2)")
+    parser.add_argument("--connections", type=int, default=1, help="concurrent connections (1)")
     parser.add_argument("--database-url", help="a PostgreSQL server instead of SQLite")
     parser.add_argument("--load-generator", default="auto", choices=("auto", "wrk", "httpx"))
     args = parser.parse_args(argv)
