@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
+    BLOB,
     Column,
     Integer,
     MetaData,
@@ -51,6 +52,7 @@ from services.filter_data import condition_from_data
 from services.statistics import BUILT_INS, CategoryShape, shape_of
 
 MAX_ROWS = 10_000  # per statistic: periods times groups
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)  # what `from` and `to` may be
 TWO_32 = 2**32
 
 # The card's own columns a statistic may name, by their API names.
@@ -133,6 +135,11 @@ def check_zone(name: str) -> ZoneInfo:
 async def run_report(session: AsyncSession, request: ReportRequest) -> list[StatisticReport]:
     if request.start is not None and request.end is not None and request.end < request.start:
         raise BadRequestError("`to` is before `from`", "INVALID_PERIOD")
+    for day in (request.start, request.end):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise BadRequestError(
+                f"`from` and `to` are days from {FIRST_DAY} to {LAST_DAY}", "INVALID_PERIOD"
+            )
     zone = check_zone(request.zone)
     await get_category(session, request.category_id)
     shape = await shape_of(session, request.category_id)
@@ -181,12 +188,13 @@ class _Cards:
     table: Any
     picked: dict[int | None, list[ColumnElement[bool]]]
     gathered: bool  # the SQLite table of the report's cards, one column per custom value
+    columns: dict[str, str] = field(default_factory=dict)  # its column for each custom key
 
     def own(self, column: str) -> str:
         return f"{self.table.name}.{column}"
 
     def _stored(self, key: str) -> str:
-        return f"{self.table.name}.{_gathered_column(key)}"
+        return f"{self.table.name}.{self.columns[key]}"
 
     def value(self, key: str, field_type: FieldType) -> str:
         """A custom value, comparable and sortable (as services.field_index reads them)."""
@@ -226,12 +234,6 @@ class _Cards:
     def exact(self, key: str) -> str:
         """A NUMBER value's JSON text, to add up exactly (SQLite)."""
         return self._stored(key)
-
-
-def _gathered_column(key: str) -> str:
-    if not KEY_RE.match(key):
-        raise ValueError(f"invalid field key {key!r}")
-    return f"value_{key}"
 
 
 def _contact_cards(dialect: str, shape: CategoryShape, statistics: list[Statistic]) -> _Cards:
@@ -285,9 +287,10 @@ async def _gather_cards(
                 (statistic.group_by, statistic.group_source),
                 (statistic.bucket_on, statistic.bucket_source),
             )
-            if key is not None and source == Source.FIELD
+            if key is not None and source == Source.FIELD and KEY_RE.match(key)
         }
     )
+    columns = {key: f"value_{position}" for position, key in enumerate(used)}
     filters = {
         statistic.id: condition
         for statistic in statistics
@@ -312,7 +315,9 @@ async def _gather_cards(
         MetaData(),
         Column("id", Integer),
         *(Column(name, String) for name in own),
-        *(Column(_gathered_column(key), String) for key in used),
+        # Declared BLOB: SQLite then keeps each value as it is (numbers compare as numbers);
+        # named by position, as SQLite's names ignore case and keys need not.
+        *(Column(columns[key], BLOB) for key in used),
         *(Column(f"picked_{statistic_id}", Integer) for statistic_id in filters),
         prefixes=["TEMPORARY"],
     )
@@ -329,7 +334,7 @@ async def _gather_cards(
         statistic.id: [table.c[f"picked_{statistic.id}"] == 1] if statistic.id in filters else []
         for statistic in statistics
     }
-    return _Cards("sqlite", shape, table, picked, gathered=True)
+    return _Cards("sqlite", shape, table, picked, gathered=True, columns=columns)
 
 
 class _Computation:
@@ -386,19 +391,14 @@ class _Computation:
             return self.statistic.bucket_on, self.statistic.bucket_source
         return "createdAt", Source.BUILT_IN
 
-    def _span(self) -> tuple[datetime, datetime] | None:
-        """The report's span as UTC instants, from the start of its first day to the start of
-        the day after its last."""
+    def _bounds(self) -> tuple[datetime | None, datetime | None]:
+        """`from` and `to` as UTC instants: the start of the first day, and the start of the
+        day after the last."""
         start, end = self.request.start, self.request.end
-        if start is None and end is None:
-            return None
-        low = _midnight(start, self.zone) if start else datetime(1, 1, 2, tzinfo=UTC)
-        high = (
-            _midnight(end + timedelta(days=1), self.zone)
-            if end
-            else datetime(9999, 12, 30, tzinfo=UTC)
+        return (
+            _midnight(start, self.zone) if start is not None else None,
+            _midnight(end + timedelta(days=1), self.zone) if end is not None else None,
         )
-        return low, high
 
     def _span_condition(self) -> ColumnElement[bool] | None:
         key, source = self._date_key()
@@ -413,13 +413,12 @@ class _Computation:
             if end is not None:
                 terms.append(f"{sql} <= '{end.isoformat()}'")
         else:
-            span = self._span()
-            assert span is not None
+            low, high = self._bounds()
             instant = self._instant_literal(key, source)
-            if start is not None:
-                terms.append(f"{sql} >= {instant(span[0])}")
-            if end is not None:
-                terms.append(f"{sql} < {instant(span[1])}")
+            if low is not None:
+                terms.append(f"{sql} >= {instant(low)}")
+            if high is not None:
+                terms.append(f"{sql} < {instant(high)}")
         condition: ColumnElement[bool] = literal_column(" AND ".join(terms)).self_group()
         return condition
 
@@ -440,10 +439,13 @@ class _Computation:
         sql = self._sql(key, source)
         if self._type(key, source) == FieldType.DATE:
             return _truncated(self.dialect, DateBucket(bucket), sql, is_date=True)
-        span = self._span() or await self._data_span(sql, where)
-        if span is None:
-            return None
-        offsets = _offsets(self.zone.key, span[0], span[1])
+        low, high = self._bounds()
+        if low is None or high is None:
+            found = await self._data_span(sql, where)
+            if found is None:
+                return None
+            low, high = low or found[0], high or found[1]
+        offsets = _offsets(self.zone.key, *_offset_years(low, high))
         instant = self._instant_literal(key, source)
         cases = " ".join(
             f"WHEN {sql} >= {instant(since)} THEN {seconds}"
@@ -474,7 +476,7 @@ class _Computation:
         if found[0] is None:
             return None
         low, high = (_as_instant(value) for value in found)
-        return low - timedelta(days=1), high + timedelta(days=1)
+        return low, high
 
     # --- the statement --------------------------------------------------------------------
 
@@ -567,7 +569,14 @@ class _Computation:
         if self.dialect != "sqlite":
             return [cards, counted, literal_column(f"SUM({sql})")]
         if field_type == FieldType.MONEY:
-            return [cards, counted, literal_column(f"SUM(CAST(ROUND({sql} * 100) AS INTEGER))")]
+            # Cents, added in two halves like whole numbers below.
+            cents = f"CAST(ROUND({sql} * 100) AS INTEGER)"
+            return [
+                cards,
+                counted,
+                literal_column(f"SUM({cents} / {TWO_32})"),
+                literal_column(f"SUM({cents} % {TWO_32})"),
+            ]
         if field_type == FieldType.NUMBER:
             # Each value's exact JSON text, added up in Python (_exact_sum).
             exact = self.cards.exact(self._key(key))
@@ -615,7 +624,8 @@ class _Computation:
         if self.dialect != "sqlite":
             return Decimal(values[0])
         if field_type == FieldType.MONEY:
-            return Decimal(int(values[0])).scaleb(-2)
+            high, low = values
+            return Decimal(int(high) * TWO_32 + int(low)).scaleb(-2)
         if field_type == FieldType.NUMBER:
             with localcontext() as context:
                 context.prec = 1600  # beyond the digits of any double: every addition is exact
@@ -627,13 +637,12 @@ class _Computation:
 
     async def _completed(self, cells: dict[tuple[str | None, str | None], Cell]) -> list[Row]:
         periods = self._periods({period for period, _ in cells})
-        groups = await self._groups({group for _, group in cells})
+        found_groups = {group for _, group in cells}
+        if len(periods) * len(found_groups) > MAX_ROWS:
+            self._too_many_rows()
+        groups = await self._groups(found_groups)
         if len(periods) * len(groups) > MAX_ROWS:
-            raise BadRequestError(
-                f"The statistic “{self.statistic.name}” would have more than {MAX_ROWS:,} rows; "
-                "choose a shorter period or a longer bucket",
-                "TOO_MANY_ROWS",
-            )
+            self._too_many_rows()
         empty = self._empty()
         rows = []
         for period in periods:
@@ -647,6 +656,13 @@ class _Computation:
                     cell = empty
                 rows.append(Row(period, group, cell))
         return rows
+
+    def _too_many_rows(self) -> NoReturn:
+        raise BadRequestError(
+            f"The statistic “{self.statistic.name}” would have more than {MAX_ROWS:,} rows; "
+            "choose a shorter period or a longer bucket",
+            "TOO_MANY_ROWS",
+        )
 
     def _empty(self) -> Cell:
         if self.kind in (
@@ -670,7 +686,11 @@ class _Computation:
         periods: list[Period | None] = []
         start = _bucket_start(DateBucket(bucket), first)
         while start <= last and len(periods) <= MAX_ROWS:
-            following = _next_start(DateBucket(bucket), start)
+            try:
+                following = _next_start(DateBucket(bucket), start)
+            except (ValueError, OverflowError):  # the calendar's last period
+                periods.append(Period(start, date.max))
+                break
             periods.append(Period(start, following - timedelta(days=1)))
             start = following
         return periods
@@ -787,8 +807,8 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 @lru_cache(maxsize=128)
 def _offsets(zone: str, low: datetime, high: datetime) -> tuple[tuple[datetime, int], ...]:
     """The zone's UTC offsets in seconds over [low, high]: (since, offset), the first since
-    `low`, each next from the second it starts (found by bisection between samples six hours
-    apart; zones change their offset far less often)."""
+    `low`, each next from the second it starts (found by bisection between samples a week
+    apart; zones change their offset a few times a year at most)."""
     tz = ZoneInfo(zone)
 
     def offset(moment: datetime) -> int:
@@ -796,7 +816,7 @@ def _offsets(zone: str, low: datetime, high: datetime) -> tuple[tuple[datetime, 
         return int(delta.total_seconds()) if delta is not None else 0
 
     found = [(low, offset(low))]
-    step = timedelta(hours=6)
+    step = timedelta(days=7)
     moment = low
     while moment < high:
         following = min(moment + step, high)
@@ -811,6 +831,18 @@ def _offsets(zone: str, low: datetime, high: datetime) -> tuple[tuple[datetime, 
             found.append((after, offset(after)))
         moment = following
     return tuple(found)
+
+
+# Offsets are worked out over these years at most; a moment outside takes the offset of the
+# nearest end (a date in year 9000 needs no daylight saving time, and costs no time).
+OFFSET_YEARS = (1900, 2200)
+
+
+def _offset_years(low: datetime, high: datetime) -> tuple[datetime, datetime]:
+    """The whole years holding [low, high], within OFFSET_YEARS (so results can be cached)."""
+    first = min(max(low.year, OFFSET_YEARS[0]), OFFSET_YEARS[1] - 1)
+    last = max(min(high.year + 1, OFFSET_YEARS[1]), first + 1)
+    return datetime(first, 1, 1, tzinfo=UTC), datetime(last, 1, 1, tzinfo=UTC)
 
 
 _PG_UNITS = {

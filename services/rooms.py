@@ -63,8 +63,12 @@ async def rooms_of(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, 
 async def _room_to_manage(
     session: AsyncSession, viewer: Viewer, room_id: int, field: str = "id"
 ) -> ProjectRoom:
-    """A room the viewer may change, locked until the transaction ends."""
-    room = await session.get(ProjectRoom, room_id, with_for_update=True, populate_existing=True)
+    """A room the viewer may change, locked until the transaction ends: FOR NO KEY UPDATE,
+    so that items naming it (in_room_id) may still be written while it waits for a category's
+    shape lock (which those writers hold shared)."""
+    room = await session.get(
+        ProjectRoom, room_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     if room is None or not await may_enter(session, viewer, room_id):
         raise not_found("The project room", [field])
     if viewer.role == Role.VIEWER:
@@ -132,7 +136,12 @@ async def delete_room(
     session: AsyncSession, *, viewer: Viewer, room_id: int, storage: Storage
 ) -> ProjectRoom:
     """Delete a room with its own to-dos, notes and files (their contents go after commit);
-    its categories and their cards stay."""
+    its categories and their cards stay. Its categories' shapes are held first, so that no
+    item on their cards is being written naming the room as it goes."""
+    linked = await session.execute(
+        select(col(RoomCategory.category_id)).where(col(RoomCategory.room_id) == room_id)
+    )
+    await lock_category_shapes(session, linked.scalars().all(), exclusive=True)
     room = await _room_to_manage(session, viewer, room_id)
     if viewer.role != Role.ADMIN and room.created_by_id != viewer.id:
         raise UserFacingError.one(

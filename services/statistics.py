@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.categories import FieldDefinition, FieldType
+from models.categories import Category, FieldDefinition, FieldType
 from models.statistics import DateBucket, Source, Statistic, StatisticKind
 from models.types import utcnow
 from services.auth import Viewer
-from services.categories import fields_of, get_category, relation_keys, relations_of
+from services.categories import fields_of, relation_keys, relations_of
 from services.contact_query import ContactCondition, card_condition
 from services.errors import ErrorCode, UserFacingError, not_found, refuse_clearing
 from services.filter_data import condition_from_data, condition_to_data
@@ -238,6 +238,9 @@ def _apply(statistic: Statistic, changes: Mapping[str, Any]) -> None:
             setattr(statistic, _SOURCES[name], None)
         elif name == "bucket":
             statistic.bucket = DateBucket(value) if value is not None else None
+            if value is None and "bucket_on" not in changes:
+                # Its date goes with it (it may only have been the createdAt it defaults to).
+                statistic.bucket_on = statistic.bucket_source = None
         else:
             raise ValueError(f"unknown statistic setting {name!r}")
 
@@ -252,7 +255,7 @@ async def create_statistic(
     """A new statistic, last of its category's."""
     # Held shared, like a card writer: a field is not converted underneath the check.
     await lock_category_shapes(session, [category_id], exclusive=False)
-    await get_category(session, category_id)
+    await _category_to_add_to(session, category_id)
     count, last = (
         await session.execute(
             select(func.count(), func.max(col(Statistic.position))).where(
@@ -278,6 +281,17 @@ async def create_statistic(
     session.add(statistic)
     await session.flush()
     return statistic
+
+
+async def _category_to_add_to(session: AsyncSession, category_id: int) -> Category:
+    """The category, its row locked so that statistics are added and ordered one at a time
+    (their count and positions stay right); FOR NO KEY UPDATE lets cards be written meanwhile."""
+    category = await session.get(
+        Category, category_id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    if category is None:
+        raise not_found("The category", ["categoryId"])
+    return category
 
 
 async def _statistic_to_change(session: AsyncSession, statistic_id: int) -> Statistic:
@@ -316,7 +330,7 @@ async def reorder_statistics(
     session: AsyncSession, *, category_id: int, statistic_ids: Sequence[int]
 ) -> list[Statistic]:
     await lock_category_shapes(session, [category_id], exclusive=False)
-    await get_category(session, category_id)
+    await _category_to_add_to(session, category_id)
     statistics = (await statistics_of(session, [category_id], for_update=True))[category_id]
     given = list(statistic_ids)
     if len(set(given)) != len(given) or set(given) != {s.id for s in statistics}:

@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import Api
-from tests.helpers import CONTACT_LINK, RELATION_CREATE, create_category, create_field
+from tests.helpers import (
+    CONTACT_LINK,
+    CONTACT_UPDATE,
+    RELATION_CREATE,
+    create_category,
+    create_field,
+)
 from tests.helpers import create_contact as new_card
 from tests.test_statistics import define
 
@@ -419,3 +425,76 @@ async def test_a_report_costs_one_statement_per_statistic(admin: Api) -> None:
         REPORT.replace("$s: [ID!], ", "").replace("statisticIds: $s, ", ""), {"c": category_id}
     )
     assert three == one + 2
+
+
+async def test_min_and_max_compare_numbers_as_numbers(admin: Api) -> None:
+    """9 < 10 < 100, whatever their text says; keys that differ only in case are two fields."""
+    category_id: str = (await create_category(admin, "partners"))["id"]
+    await create_field(admin, category_id, "seats", "INTEGER")
+    await create_field(admin, category_id, "fee", "MONEY", currency="EUR")
+    await create_field(admin, category_id, "feeX", "INTEGER")
+    for seats, fee in ((9, 5), (10, 10), (100, 100.5)):
+        values = {"seats": seats, "fee": fee, "feeX": seats * 2}
+        await new_card(admin, category_id, f"P{seats}", values)
+    for kind in ("MIN", "MAX"):
+        for key in ("seats", "fee", "feeX"):
+            await define(admin, category_id, name=f"{kind} {key}", kind=kind, fieldKey=key)
+    found = {
+        part["statistic"]["name"]: part["rows"][0]["value"]
+        for part in await report(admin, category_id)
+    }
+    assert found == {
+        "MIN seats": "9",
+        "MIN fee": "5.00",
+        "MIN feeX": "18",
+        "MAX seats": "100",
+        "MAX fee": "100.50",
+        "MAX feeX": "200",
+    }
+
+
+async def test_money_sums_beyond_64_bits_of_cents_stay_exact(admin: Api) -> None:
+    category_id: str = (await create_category(admin, "giants"))["id"]
+    await create_field(admin, category_id, "revenue", "MONEY", currency="EUR")
+    await define(admin, category_id, name="total", kind="SUM", fieldKey="revenue")
+    cards = 10_000  # 10,000 x 999,999,999,999,999 cents is past 2**63
+    async with admin.engine.begin() as connection:
+        category_pk = (
+            await connection.execute(text("SELECT id FROM category WHERE key = 'giants'"))
+        ).scalar_one()
+        cast = "CAST(:v AS JSONB)" if connection.dialect.name == "postgresql" else ":v"
+        await connection.execute(
+            text(
+                "INSERT INTO contact (category_id, name, custom_values, search_text, version, "
+                f"created_at, updated_at) VALUES ({category_pk}, :name, {cast}, '', 1, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            [{"name": f"G{i}", "v": '{"revenue": 9999999999999.99}'} for i in range(cards)],
+        )
+    (part,) = await report(admin, category_id)
+    assert part["rows"][0]["value"] == str(Decimal("9999999999999.99") * cards)
+
+
+async def test_a_report_with_only_from_or_far_dates_answers_quickly(admin: Api) -> None:
+    category_id, cards, _ = await seed(admin)
+    await define(admin, category_id, name="per month", kind="COUNT", bucket="MONTH")
+    await define(
+        admin,
+        category_id,
+        name="signed per year",
+        kind="COUNT",
+        bucket="YEAR",
+        bucketOn="signed_at",
+    )
+    far = {"input": {"id": cards["Fix"], "values": {"signed_at": "9999-06-30T12:00:00Z"}}}
+    await admin.ok(CONTACT_UPDATE, far)
+    found = {
+        part["statistic"]["name"]: part["rows"]
+        for part in await report(admin, category_id, tz="Europe/Oslo", **{"from": "2020-01-01"})
+    }
+    assert sum(int(row["value"]) for row in found["per month"]) == len(CARDS)
+    years = [row["period"]["label"] for row in found["signed per year"] if row["value"] != "0"]
+    assert years == ["2026-01-01", "9999-01-01"]
+    for arguments in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
+        errors = await admin.errors(REPORT, {"c": category_id, "tz": "Europe/Oslo", **arguments})
+        assert errors[0]["extensions"]["code"] == "INVALID_PERIOD"

@@ -149,6 +149,9 @@ async def test_statistics_are_renamed_changed_reordered_and_deleted(admin: Api) 
         {"name": "Average revenue", "position": 0},
         {"name": "All customers", "position": 1},
     ]
+    # Clearing the bucket clears the date it was on, which it had by default.
+    cleared = await admin.ok(UPDATE, {"input": {"id": first["id"], "bucket": None}})
+    assert cleared["statisticUpdate"]["statistic"]["bucketOn"] is None
     deleted = await admin.ok(DELETE, {"input": {"id": second["id"]}})
     assert deleted["statisticDelete"]["deletedId"] == second["id"]
     assert [s["name"] for s in await statistics_of(admin, category_id)] == ["All customers"]
