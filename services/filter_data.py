@@ -17,6 +17,9 @@ from services.wording import api_name
 
 _TEXTS = ("name", "org_number", "email", "city", "country")
 _TIMES = ("created_at", "updated_at")
+# The same by their API names.
+_TEXT_KEYS = {api_name(name): name for name in _TEXTS}
+_TIME_KEYS = {api_name(name): name for name in _TIMES}
 _TEXT_OPERATORS = {api_name(f.name.rstrip("_")): f.name for f in dataclass_fields(TextCondition)}
 _TIME_OPERATORS = {f.name: f.name for f in dataclass_fields(TimeCondition)}
 _FIELD_OPERATORS = {api_name(f.name.rstrip("_")): f.name for f in dataclass_fields(FieldCondition)}
@@ -65,12 +68,12 @@ def condition_from_data(data: Any, path: list[str]) -> ContactCondition:
             setattr(condition, f"{key}_", parts)
         elif key == "not":
             condition.not_ = condition_from_data(value, at)
-        elif key in {api_name(name) for name in _TEXTS}:
-            setattr(condition, _attribute(key), TextCondition(**_given(value, _TEXT_OPERATORS, at)))
-        elif key in {api_name(name) for name in _TIMES}:
+        elif key in _TEXT_KEYS:
+            setattr(condition, _TEXT_KEYS[key], TextCondition(**_given(value, _TEXT_OPERATORS, at)))
+        elif key in _TIME_KEYS:
             given = _given(value, _TIME_OPERATORS, at)
             times = {name: _instant(moment, [*at, name]) for name, moment in given.items()}
-            setattr(condition, _attribute(key), TimeCondition(**times))
+            setattr(condition, _TIME_KEYS[key], TimeCondition(**times))
         elif key == "fields":
             items = _list(value, at)
             condition.fields = [_field(item, [*at, str(i)]) for i, item in enumerate(items)]
@@ -84,10 +87,6 @@ def _field(value: Any, path: list[str]) -> FieldCondition:
     if not isinstance(given.get("key"), str):
         raise UserFacingError.one("A field condition names its field's key", field=[*path, "key"])
     return FieldCondition(**given)
-
-
-def _attribute(api: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in api)
 
 
 def _mapping(value: Any, path: list[str]) -> Mapping[str, Any]:

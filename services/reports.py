@@ -12,7 +12,7 @@ What makes them identical:
   last) in Python, as the databases order text and NULL differently.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
@@ -49,7 +49,7 @@ from services.contacts import resolve_direction
 from services.errors import BadRequestError
 from services.field_index import KEY_RE, category_literal, value_sql
 from services.filter_data import condition_from_data
-from services.statistics import BUILT_INS, CategoryShape, shape_of
+from services.statistics import BUILT_INS, CategoryShape, named_keys, shape_of
 
 MAX_ROWS = 10_000  # per statistic: periods times groups
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)  # what `from` and `to` may be
@@ -157,20 +157,18 @@ async def run_report(session: AsyncSession, request: ReportRequest) -> list[Stat
             "NOT_FOUND",
         )
     dialect = (await session.connection()).dialect.name
-    if dialect != "sqlite":
+    if dialect == "sqlite":
+        cards = await _gather_cards(session, shape, statistics)
+    else:
         cards = _contact_cards(dialect, shape, statistics)
-        return [
-            StatisticReport(s, await _Computation(session, cards, s, request, zone).rows())
-            for s in statistics
-        ]
-    cards = await _gather_cards(session, shape, statistics)
     try:
         return [
             StatisticReport(s, await _Computation(session, cards, s, request, zone).rows())
             for s in statistics
         ]
     finally:
-        await session.execute(text(f"DROP TABLE IF EXISTS temp.{GATHERED}"))
+        if cards.gathered:
+            await session.execute(text(f"DROP TABLE IF EXISTS temp.{GATHERED}"))
 
 
 # --- where a report reads its cards -------------------------------------------------------------
@@ -278,18 +276,8 @@ async def _gather_cards(
     column per custom value its statistics use and, per statistic with a filter, whether the
     filter holds; its statistics then read plain columns."""
     types = {f.key: FieldType(f.type) for f in shape.fields}
-    used = sorted(
-        {
-            key
-            for statistic in statistics
-            for key, source in (
-                (statistic.field_key, statistic.field_source),
-                (statistic.group_by, statistic.group_source),
-                (statistic.bucket_on, statistic.bucket_source),
-            )
-            if key is not None and source == Source.FIELD and KEY_RE.match(key)
-        }
-    )
+    named = [named for statistic in statistics for named in named_keys(statistic)]
+    used = sorted({key for key, source in named if source == Source.FIELD and KEY_RE.match(key)})
     columns = {key: f"value_{position}" for position, key in enumerate(used)}
     filters = {
         statistic.id: condition
@@ -298,17 +286,7 @@ async def _gather_cards(
     }
     # The card's own columns they name, and its creation time (what from and to keep).
     own = sorted(
-        {
-            _COLUMNS[key]
-            for statistic in statistics
-            for key, source in (
-                (statistic.field_key, statistic.field_source),
-                (statistic.group_by, statistic.group_source),
-                (statistic.bucket_on, statistic.bucket_source),
-            )
-            if key is not None and source == Source.BUILT_IN
-        }
-        | {"created_at"}
+        {_COLUMNS[key] for key, source in named if source == Source.BUILT_IN} | {"created_at"}
     )
     table = Table(
         GATHERED,
@@ -723,27 +701,23 @@ class _Computation:
         return [*groups, Group(None, "No value")]
 
     async def _user_groups(self, present: set[str]) -> list[Group]:
-        ids = [int(value) for value in present]
-        names = dict(
-            (
-                await self.session.execute(
-                    select(col(User.id), col(User.name)).where(col(User.id).in_(ids))
-                )
-            ).all()
-        )
-        groups = [Group(str(i), names.get(i) or f"User {i}", node_type="User") for i in ids]
-        return sorted(groups, key=lambda g: (g.label.casefold(), g.key or ""))
+        return await self._named_groups(User, present, lambda pk: f"User {pk}")
 
     async def _card_groups(self, present: set[str]) -> list[Group]:
+        return await self._named_groups(Contact, present, lambda pk: "")
+
+    async def _named_groups(
+        self, model: Any, present: set[str], unnamed: Callable[[int], str]
+    ) -> list[Group]:
+        """Groups of rows of `model` (users, related cards) by name, their IDs as keys."""
         ids = [int(value) for value in present]
-        names = dict(
-            (
-                await self.session.execute(
-                    select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(ids))
-                )
-            ).all()
+        rows = await self.session.execute(
+            select(col(model.id), col(model.name)).where(col(model.id).in_(ids))
         )
-        groups = [Group(str(i), names.get(i) or "", node_type="Contact") for i in ids]
+        names = dict(rows.all())
+        groups = [
+            Group(str(pk), names.get(pk) or unnamed(pk), node_type=model.__name__) for pk in ids
+        ]
         return sorted(groups, key=lambda g: (g.label.casefold(), int(g.key or 0)))
 
 

@@ -224,6 +224,14 @@ CLEARABLE = {
 _SOURCES = {"field_key": "field_source", "group_by": "group_source", "bucket_on": "bucket_source"}
 
 
+def named_keys(statistic: Statistic) -> list[tuple[str, str | None]]:
+    """The keys a statistic names (its field, its grouping, its date), with where each lives."""
+    pairs = (
+        (getattr(statistic, key), getattr(statistic, source)) for key, source in _SOURCES.items()
+    )
+    return [(key, source) for key, source in pairs if key is not None]
+
+
 def _apply(statistic: Statistic, changes: Mapping[str, Any]) -> None:
     """Set what was given; a key given anew is looked up anew."""
     for name, value in changes.items():
