@@ -65,7 +65,7 @@ async def report(
     end: date | None,
     zone: str,
 ) -> list[reports.StatisticReport]:
-    await ctx.require()
+    viewer = await ctx.require()
     request = reports.ReportRequest(
         category_id=decode_id(category_id, "Category"),
         statistic_ids=[decode_id(i, "Statistic") for i in statistic_ids]
@@ -74,5 +74,6 @@ async def report(
         start=start,
         end=end,
         zone=zone,
+        viewer_id=viewer.id,
     )
     return await ctx.read(lambda s: reports.run_report(s, request))

@@ -10,6 +10,9 @@ What makes them identical:
   zoneinfo), the same on both databases, weeks starting on Monday;
 - groups are ordered, labelled and completed (options without cards, the "no value" group
   last) in Python, as the databases order text and NULL differently.
+
+Statistics of to-dos and notes count those on the report's cards, with the same periods and
+groups; a private note counts only in its author's report.
 """
 
 from collections.abc import Callable, Sequence
@@ -41,7 +44,17 @@ from sqlmodel import col
 
 from models.categories import FieldType
 from models.contacts import Contact, ContactLink
-from models.statistics import DateBucket, Source, Statistic, StatisticKind
+from models.notes import Note, NoteVisibility
+from models.statistics import (
+    DateBucket,
+    Source,
+    Statistic,
+    StatisticKind,
+    StatisticSubject,
+    TodoState,
+)
+from models.todos import Priority, Todo, TodoStatus
+from models.types import utcnow
 from models.users import User
 from services.categories import get_category
 from services.contact_query import card_condition
@@ -118,6 +131,8 @@ class ReportRequest:
     start: date | None  # first day, in `zone`
     end: date | None  # last day, in `zone`
     zone: str
+    viewer_id: int  # who reads it: their private notes count
+    now: datetime = field(default_factory=utcnow)  # what is overdue is so at this moment
 
 
 def check_zone(name: str) -> ZoneInfo:
@@ -157,13 +172,23 @@ async def run_report(session: AsyncSession, request: ReportRequest) -> list[Stat
             "NOT_FOUND",
         )
     dialect = (await session.connection()).dialect.name
-    if dialect == "sqlite":
-        cards = await _gather_cards(session, shape, statistics)
+    of_cards = [s for s in statistics if s.subject == StatisticSubject.CARDS]
+    # To-dos and notes are joined to their cards where the cards are stored.
+    contacts = _contact_cards(dialect, shape, statistics)
+    if dialect == "sqlite" and of_cards:
+        cards = await _gather_cards(session, shape, of_cards)
     else:
-        cards = _contact_cards(dialect, shape, statistics)
+        cards = contacts
     try:
         return [
-            StatisticReport(s, await _Computation(session, cards, s, request, zone).rows())
+            StatisticReport(
+                s,
+                await (
+                    _Computation(session, cards, s, request, zone)
+                    if s.subject == StatisticSubject.CARDS
+                    else _ActivityComputation(session, contacts, s, request, zone)
+                ).rows(),
+            )
             for s in statistics
         ]
     finally:
@@ -447,7 +472,7 @@ class _Computation:
         found: Any = (
             await self.session.execute(
                 select(func.min(literal_column(sql)), func.max(literal_column(sql)))
-                .select_from(self.cards.table)
+                .select_from(self._from())
                 .where(*where)
             )
         ).one()
@@ -458,9 +483,17 @@ class _Computation:
 
     # --- the statement --------------------------------------------------------------------
 
+    def _from(self) -> Any:
+        """What its rows are read from."""
+        return self.cards.table
+
+    def _picked(self) -> list[ColumnElement[bool]]:
+        """The conditions that pick its rows."""
+        return list(self.cards.picked[self.statistic.id])
+
     async def rows(self) -> list[Row]:
         statistic = self.statistic
-        where = list(self.cards.picked[statistic.id])
+        where = self._picked()
         if (span := self._span_condition()) is not None:
             where.append(span)
         period = await self._period_sql(where)
@@ -469,7 +502,7 @@ class _Computation:
         columns: list[Any] = [
             literal_column(period or "NULL").label("report_period"),
         ]
-        source: Any = self.cards.table
+        source: Any = self._from()
         if statistic.group_source == Source.RELATION and statistic.group_by is not None:
             source = source.outerjoin(
                 await self._links(statistic.group_by),
@@ -719,6 +752,96 @@ class _Computation:
             Group(str(pk), names.get(pk) or unnamed(pk), node_type=model.__name__) for pk in ids
         ]
         return sorted(groups, key=lambda g: (g.label.casefold(), int(g.key or 0)))
+
+
+# --- to-dos and notes --------------------------------------------------------------------------
+
+_ACTIVITY_TABLES = {StatisticSubject.TODOS: Todo.__table__, StatisticSubject.NOTES: Note.__table__}  # type: ignore[attr-defined]
+# Their fields that statistics name, by API names.
+_ACTIVITY_COLUMNS = {
+    "createdAt": "created_at",
+    "completedAt": "completed_at",
+    "dueAt": "due_at",
+    "assignee": "assignee_id",
+    "createdBy": "created_by_id",
+    "completedBy": "completed_by_id",
+    "author": "author_id",
+    "status": "status",
+    "priority": "priority",
+}
+_ACTIVITY_USERS = frozenset({"assignee", "createdBy", "completedBy", "author"})
+_ACTIVITY_VALUES: dict[str, list[tuple[str, str]]] = {
+    "status": [(TodoStatus.OPEN, "Open"), (TodoStatus.DONE, "Done")],
+    "priority": [
+        (Priority.LOW, "Low"),
+        (Priority.NORMAL, "Normal"),
+        (Priority.HIGH, "High"),
+        (Priority.URGENT, "Urgent"),
+    ],
+}
+
+
+class _ActivityComputation(_Computation):
+    """A statistic of the to-dos or notes on the report's cards, each counted once, by their
+    own groups and times; `cards` is the contact table with the conditions that pick the cards."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        cards: _Cards,
+        statistic: Statistic,
+        request: ReportRequest,
+        zone: ZoneInfo,
+    ) -> None:
+        super().__init__(session, cards, statistic, request, zone)
+        self.subject = StatisticSubject(statistic.subject)
+        self.table = _ACTIVITY_TABLES[self.subject]
+
+    def _type(self, key: str, source: str | None) -> FieldType:
+        return FieldType.DATETIME  # their dates are the only values read as such
+
+    def _sql(self, key: str, source: str | None) -> str:
+        return f"{self.table.name}.{_ACTIVITY_COLUMNS[key]}"
+
+    def _from(self) -> Any:
+        contacts = self.cards.table
+        return self.table.join(contacts, self.table.c.contact_id == contacts.c.id)
+
+    def _picked(self) -> list[ColumnElement[bool]]:
+        where = super()._picked()
+        table, now = self.table, self.request.now
+        if self.subject == StatisticSubject.NOTES:
+            where.append(
+                (table.c.visibility == NoteVisibility.TEAM)
+                | (table.c.author_id == self.request.viewer_id)
+            )
+        state = self.statistic.todo_state
+        if state is not None:
+            wanted = TodoStatus.DONE if state == TodoState.DONE else TodoStatus.OPEN
+            where.append(table.c.status == wanted)
+            if state == TodoState.OVERDUE:
+                where.append(table.c.due_at < now)
+        return where
+
+    def _group(self, source: Any) -> tuple[str, Any]:
+        key = self.statistic.group_by
+        return (self._sql(key, None) if key is not None else "NULL"), source
+
+    def _aggregates(self) -> list[Any]:
+        return [literal_column("COUNT(*)")]
+
+    async def _groups(self, found: set[str | None]) -> list[Group | None]:
+        key = self.statistic.group_by
+        if key is None:
+            return [None]
+        present = {value for value in found if value is not None}
+        if key in _ACTIVITY_USERS:
+            groups = await self._user_groups(present)
+        else:
+            values = _ACTIVITY_VALUES[key]
+            groups = [Group(value, label) for value, label in values]
+            groups += [Group(v, v) for v in sorted(present - {value for value, _ in values})]
+        return [*groups, Group(None, "Unassigned" if key == "assignee" else "No value")]
 
 
 # --- values ------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Statistics an admin defines on a category (saved, named, ordered) for anyone to run as a
 report: a kind (COUNT, SUM, ...) over a built-in or custom field, grouped by an option-like
-field, the country or a relation, per period of a date, over the cards a filter picks.
+field, the country or a relation, per period of a date, over the cards a filter picks. Activity
+statistics count the to-dos or notes on those cards instead, grouped and dated by their own
+fields (to-dos per assignee, completed per month, notes per author).
 
 Every key a statistic names is checked against the category when it is saved, and saved with
 where it lives (a custom field, a card's built-in, a relation), so a field added later under
@@ -18,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.categories import Category, FieldDefinition, FieldType
-from models.statistics import DateBucket, Source, Statistic, StatisticKind
+from models.statistics import (
+    DateBucket,
+    Source,
+    Statistic,
+    StatisticKind,
+    StatisticSubject,
+    TodoState,
+)
 from models.types import utcnow
 from services.auth import Viewer
 from services.categories import fields_of, relation_keys, relations_of
@@ -60,6 +69,15 @@ GROUP_TYPES = frozenset(
 GROUP_BUILT_INS = frozenset({"country"})
 BUCKET_TYPES = frozenset({FieldType.DATE, FieldType.DATETIME})
 BUCKET_BUILT_INS = frozenset({"createdAt"})
+# What statistics of to-dos and notes group by and date by: their own fields, by API names.
+ACTIVITY_GROUPS: dict[StatisticSubject, tuple[str, ...]] = {
+    StatisticSubject.TODOS: ("assignee", "status", "priority", "createdBy", "completedBy"),
+    StatisticSubject.NOTES: ("author",),
+}
+ACTIVITY_DATES: dict[StatisticSubject, tuple[str, ...]] = {
+    StatisticSubject.TODOS: ("createdAt", "completedAt", "dueAt"),
+    StatisticSubject.NOTES: ("createdAt",),
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,21 @@ def _key_type(
 
 def check(statistic: Statistic, shape: CategoryShape, dialect: str) -> None:
     """Check a statistic against its category, and note where each key it names lives."""
+    subject = StatisticSubject(statistic.subject)
+    if subject != StatisticSubject.CARDS:
+        _check_activity(statistic, subject)
+    else:
+        _check_cards(statistic, shape)
+    if statistic.filter is not None:
+        condition = condition_from_data(statistic.filter, ["filter"])
+        card_condition(dialect, shape.fields, condition)
+
+
+def _check_cards(statistic: Statistic, shape: CategoryShape) -> None:
+    if statistic.todo_state is not None:
+        raise UserFacingError.one(
+            "todoState picks the to-dos a TODOS statistic counts", field=["todoState"]
+        )
     kind = StatisticKind(statistic.kind)
     if kind == StatisticKind.COUNT:
         if statistic.field_key is not None:
@@ -145,13 +178,49 @@ def check(statistic: Statistic, shape: CategoryShape, dialect: str) -> None:
         statistic.group_source = source
     else:
         statistic.group_source = None
-    _check_bucket(statistic, shape)
-    if statistic.filter is not None:
-        condition = condition_from_data(statistic.filter, ["filter"])
-        card_condition(dialect, shape.fields, condition)
+    if _has_bucket(statistic):
+        _check_bucket(statistic, shape)
 
 
-def _check_bucket(statistic: Statistic, shape: CategoryShape) -> None:
+def _check_activity(statistic: Statistic, subject: StatisticSubject) -> None:
+    """A statistic of the to-dos or notes on the cards counts them, grouped and dated by
+    their own fields (which are the same in every category)."""
+    things = "to-dos" if subject == StatisticSubject.TODOS else "notes"
+    if statistic.kind != StatisticKind.COUNT:
+        raise UserFacingError.one(
+            f"A statistic of {things} counts them: its kind is COUNT", field=["kind"]
+        )
+    if statistic.field_key is not None:
+        raise UserFacingError.one(
+            f"A statistic of {things} counts them and takes no field", field=["fieldKey"]
+        )
+    statistic.field_source = None
+    if statistic.todo_state is not None and subject != StatisticSubject.TODOS:
+        raise UserFacingError.one(
+            "todoState picks the to-dos a TODOS statistic counts", field=["todoState"]
+        )
+    groups = ACTIVITY_GROUPS[subject]
+    if statistic.group_by is not None and statistic.group_by not in groups:
+        raise UserFacingError.one(
+            f"A statistic of {things} groups by " + _either(groups), field=["groupBy"]
+        )
+    statistic.group_source = Source.BUILT_IN if statistic.group_by is not None else None
+    if _has_bucket(statistic):
+        statistic.bucket_on = statistic.bucket_on or "createdAt"
+        dates = ACTIVITY_DATES[subject]
+        if statistic.bucket_on not in dates:
+            raise UserFacingError.one(
+                f"Periods of {things} are of " + _either(dates), field=["bucketOn"]
+            )
+        statistic.bucket_source = Source.BUILT_IN
+
+
+def _either(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _has_bucket(statistic: Statistic) -> bool:
+    """Whether it has periods; a date to have them of needs them."""
     if statistic.bucket is None:
         if statistic.bucket_on is not None:
             raise UserFacingError.one(
@@ -160,7 +229,11 @@ def _check_bucket(statistic: Statistic, shape: CategoryShape) -> None:
                 field=["bucket"],
             )
         statistic.bucket_source = None
-        return
+        return False
+    return True
+
+
+def _check_bucket(statistic: Statistic, shape: CategoryShape) -> None:
     statistic.bucket_on = statistic.bucket_on or "createdAt"
     source, field_type = _key_type(
         shape, statistic.bucket_on, _source(statistic.bucket_source), "bucketOn"
@@ -202,7 +275,9 @@ class StatisticSpec:
     """What an admin sets on a statistic; on update only the settings given change."""
 
     name: str | None = None
+    subject: StatisticSubject | None = None
     kind: StatisticKind | None = None
+    todo_state: TodoState | None = None
     field_key: str | None = None
     group_by: str | None = None
     bucket: DateBucket | None = None
@@ -212,6 +287,7 @@ class StatisticSpec:
 
 # Settings that may be cleared with null, by their names here and in the API.
 CLEARABLE = {
+    "todo_state": "todoState",
     "field_key": "fieldKey",
     "group_by": "groupBy",
     "bucket": "bucket",
@@ -239,6 +315,15 @@ def _apply(statistic: Statistic, changes: Mapping[str, Any]) -> None:
             statistic.name = _name(value)
         elif name == "kind":
             statistic.kind = StatisticKind(value)
+        elif name == "subject":
+            subject = StatisticSubject(value)
+            if subject != statistic.subject:
+                # Its keys now name fields of something else: each is looked up anew.
+                for source in _SOURCES.values():
+                    setattr(statistic, source, None)
+            statistic.subject = subject
+        elif name == "todo_state":
+            statistic.todo_state = TodoState(value) if value is not None else None
         elif name == "filter":
             statistic.filter = condition_to_data(value) if value is not None else None
         elif name in _SOURCES:
@@ -318,7 +403,7 @@ async def _statistic_to_change(session: AsyncSession, statistic_id: int) -> Stat
 async def update_statistic(
     session: AsyncSession, *, statistic_id: int, changes: Mapping[str, Any]
 ) -> Statistic:
-    refuse_clearing(changes, "name", "kind")
+    refuse_clearing(changes, "name", "kind", "subject")
     statistic = await _statistic_to_change(session, statistic_id)
     _apply(statistic, changes)
     check(statistic, await shape_of(session, statistic.category_id), await _dialect(session))

@@ -2,7 +2,7 @@
 
 import strawberry
 
-from models.statistics import DateBucket, StatisticKind
+from models.statistics import DateBucket, StatisticKind, StatisticSubject, TodoState
 from schema import cost
 from schema.common import UserError, user_errors_field
 from schema.contacts.filters import ContactFilter
@@ -11,7 +11,9 @@ from schema.statistics.types import Statistic
 # Settings of a statistic by their input names, with their service names.
 SETTINGS = {
     "name": "name",
+    "subject": "subject",
     "kind": "kind",
+    "todo_state": "todo_state",
     "field_key": "field_key",
     "group_by": "group_by",
     "bucket": "bucket",
@@ -24,7 +26,14 @@ SETTINGS = {
 class StatisticCreateInput:
     category_id: strawberry.ID
     name: str = strawberry.field(description="At most 200 characters.")
-    kind: StatisticKind
+    subject: StatisticSubject = strawberry.field(
+        default=StatisticSubject.CARDS,
+        description="What it counts: the cards, or the to-dos or notes on them.",
+    )
+    kind: StatisticKind = strawberry.field(description="COUNT for to-dos and notes.")
+    todo_state: TodoState | None = strawberry.field(
+        default=None, description="TODOS only: the to-dos it counts (left out: all of them)."
+    )
     field_key: str | None = strawberry.field(
         default=None,
         description="A custom field's key, or a card's own field (name, orgNumber, email, "
@@ -34,14 +43,19 @@ class StatisticCreateInput:
     group_by: str | None = strawberry.field(
         default=None,
         description="A SELECT, MULTI_SELECT, BOOLEAN or USER field's key, country, or a "
-        "relation's key as seen from this category.",
+        "relation's key as seen from this category; for to-dos assignee, status, priority, "
+        "createdBy or completedBy; for notes author.",
     )
     bucket: DateBucket | None = None
     bucket_on: str | None = strawberry.field(
-        default=None, description="createdAt (when left out) or a DATE or DATETIME field's key."
+        default=None,
+        description="createdAt (when left out) or a DATE or DATETIME field's key; for to-dos "
+        "createdAt, completedAt or dueAt.",
     )
     filter: ContactFilter | None = strawberry.field(
-        default=None, description="The cards it counts (left out: every card)."
+        default=None,
+        description="The cards it counts, or whose to-dos or notes it counts (left out: every "
+        "card).",
     )
 
 
@@ -49,7 +63,9 @@ class StatisticCreateInput:
 class StatisticUpdateInput:
     id: strawberry.ID
     name: str | None = strawberry.UNSET
+    subject: StatisticSubject | None = strawberry.UNSET
     kind: StatisticKind | None = strawberry.UNSET
+    todo_state: TodoState | None = strawberry.UNSET
     field_key: str | None = strawberry.UNSET
     group_by: str | None = strawberry.UNSET
     bucket: DateBucket | None = strawberry.UNSET

@@ -50,7 +50,9 @@ class ReportRow:
     number: float | None = strawberry.field(
         description="The value as a number, for charts (null for dates)."
     )
-    cards: int = strawberry.field(description="The cards the row is about.")
+    cards: int = strawberry.field(
+        description="The cards the row is about (the to-dos or notes for those statistics)."
+    )
 
     @classmethod
     def of(cls, row: reports.Row) -> "ReportRow":
@@ -88,9 +90,10 @@ class Report:
 class ReportQuery:
     @strawberry.field(
         description="Run a category's statistics (statisticIds: some of them, in their order) "
-        "over its cards not in the bin. `from` and `to` (days, both included) keep the cards "
-        "whose date falls in them: the statistic's bucketOn, or createdAt. Periods are in "
-        "`timeZone` (CRM_TIME_ZONE when left out); weeks start on Monday.",
+        "over its cards not in the bin (and the to-dos and notes on them). `from` and `to` "
+        "(days, both included) keep the cards, to-dos or notes whose date falls in them: the "
+        "statistic's bucketOn, or createdAt. Periods are in `timeZone` (CRM_TIME_ZONE when "
+        "left out); weeks start on Monday.",
         extensions=requires(),
     )
     async def report(
