@@ -7,6 +7,7 @@ schema-equivalence test compare against.
 from models.activity import ActivityEvent
 from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, ContactLink, Person
+from models.exports import Export
 from models.files import StoredFile
 from models.mail import OutboundMail
 from models.notes import Note
@@ -24,6 +25,7 @@ __all__ = [
     "CategoryRelation",
     "Contact",
     "ContactLink",
+    "Export",
     "FieldDefinition",
     "Invitation",
     "LoginThrottle",

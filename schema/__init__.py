@@ -21,6 +21,7 @@ from schema.activity.subscription import ActivitySubscription
 from schema.categories.operations import CategoryMutation, CategoryQuery
 from schema.contacts.operations import ContactMutation, ContactQuery
 from schema.cost import cost_rule
+from schema.exports.operations import ExportMutation
 from schema.files.inputs import SCALARS
 from schema.files.operations import FileMutation
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
@@ -62,6 +63,7 @@ Mutation = merge_types(
         MailMutation,
         FileMutation,
         StatisticMutation,
+        ExportMutation,
     ),
 )
 

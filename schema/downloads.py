@@ -12,6 +12,11 @@ The answer is an attachment (never shown inline, never sniffed) with the name in
 `ETag` (the SHA-256) for `If-None-Match`, and single byte ranges (206, or 416 when unsatisfiable;
 several ranges get the whole file). The database connection is given back before the first byte
 is sent.
+
+The same route serves exports (/files/<Export id>, from `contactsExport` and `reportExport`) to
+the user who asked for them: the file is written as it is sent (services/exports.py), so it has
+no length or ETag; what no longer holds (a filter on a field since archived) answers 409 before
+the first byte.
 """
 
 import logging
@@ -24,11 +29,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from models.exports import Export
 from models.files import FileState, StoredFile
 from models.users import User
 from resolvers.resources import Resources
 from services.auth import Viewer, authenticate, token_from_authorization
-from services.errors import AuthError, BadRequestError, RetryableError
+from services.errors import (
+    AuthError,
+    BadRequestError,
+    ErrorCode,
+    RetryableError,
+    UserFacingError,
+)
+from services.exports import open_export
 from services.faults import fault_of
 from services.ids import decode_global_id
 from services.owners import check_room_access
@@ -72,17 +85,32 @@ def _unavailable(message: str, retry_after: int = 2) -> _RefusedError:
 async def download(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     try:
-        file = await _downloadable(request, resources)
+        try:
+            type_name, object_id = decode_global_id(request.path_params["file_id"])
+        except BadRequestError:
+            raise _not_found() from None
+        if type_name == "Export":
+            return await _export(request, resources, object_id)
+        file = await _downloadable(request, resources, type_name, object_id)
         return await _respond(request, resources, file)
     except _RefusedError as refusal:
         return refusal.response()
 
 
-async def _downloadable(request: Request, resources: Resources) -> StoredFile:
-    try:
-        type_name, file_id = decode_global_id(request.path_params["file_id"])
-    except BadRequestError:
-        raise _not_found() from None
+def _refused_for_fault(exc: Exception) -> _RefusedError:
+    """A database that cannot answer now: 503 with when to try again (others are raised)."""
+    if isinstance(exc, RetryableError):
+        return _unavailable(str(exc), exc.retry_after)
+    fault = fault_of(exc)
+    if fault is None:
+        raise exc
+    error = fault.error(writing=False)
+    return _unavailable(str(error), error.retry_after)
+
+
+async def _downloadable(
+    request: Request, resources: Resources, type_name: str, file_id: int
+) -> StoredFile:
     try:
         async with resources.session_factory() as session:
             user = await _check_credentials(request, resources, session, file_id)
@@ -93,28 +121,70 @@ async def _downloadable(request: Request, resources: Resources) -> StoredFile:
                 file = None  # another room's, as if it did not exist
     except _RefusedError:
         raise
-    except RetryableError as exc:
-        raise _unavailable(str(exc), exc.retry_after) from exc
     except Exception as exc:
-        fault = fault_of(exc)
-        if fault is None:
-            raise
-        error = fault.error(writing=False)
-        raise _unavailable(str(error), error.retry_after) from exc
+        raise _refused_for_fault(exc) from exc
     if file is None or file.state != FileState.READY:
         raise _not_found()
     return file
 
 
+async def _export(request: Request, resources: Resources, export_id: int) -> Response:
+    try:
+        async with resources.session_factory() as session:
+            user = await _check_credentials(request, resources, session, export_id, "export")
+            export = await session.get(Export, export_id)
+        # An export is its asker's: a report counts their private notes.
+        if export is None or export.created_by_id != user.id:
+            raise _RefusedError(404, "The export was not found", "NOT_FOUND")
+        file = await open_export(resources.session_factory, export_id=export_id, viewer_id=user.id)
+    except _RefusedError:
+        raise
+    except UserFacingError as exc:
+        problem = exc.problems[0]
+        if problem.code == ErrorCode.NOT_FOUND:
+            raise _RefusedError(404, str(exc), "NOT_FOUND") from None
+        raise _RefusedError(
+            409, f"The export no longer holds: {exc}; ask for a new one", "CONFLICT"
+        ) from None
+    except BadRequestError as exc:
+        raise _RefusedError(409, f"The export no longer holds: {exc}", exc.code) from None
+    except Exception as exc:
+        raise _refused_for_fault(exc) from exc
+    headers = {
+        "Content-Type": file.media_type,
+        "Content-Disposition": content_disposition(file.name),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if request.method == "HEAD":
+        await file.chunks.aclose()  # type: ignore[attr-defined]
+        return Response(status_code=200, headers=headers)
+    return StreamingResponse(_export_body(file.chunks, export_id), headers=headers)
+
+
+async def _export_body(chunks: AsyncIterator[bytes], export_id: int) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except Exception:
+        logger.warning("The download of export %s broke off", export_id, exc_info=True)
+        raise
+
+
 async def _check_credentials(
-    request: Request, resources: Resources, session: AsyncSession, file_id: int
+    request: Request,
+    resources: Resources,
+    session: AsyncSession,
+    file_id: int,
+    kind: str = "file",
 ) -> User:
     """Who downloads: the user a signed link was made for, if they may still read, or the
     bearer of a token."""
     parameters = request.query_params
     if resources.links.is_signed(parameters):
         try:
-            link = await resources.links.check(file_id, parameters)
+            link = await resources.links.check(file_id, parameters, kind=kind)
         except LinkError as exc:
             raise _RefusedError(403, str(exc), "FORBIDDEN") from None
         user = await session.get(User, link.user_id)

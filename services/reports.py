@@ -147,7 +147,8 @@ def check_zone(name: str) -> ZoneInfo:
 # --- running -----------------------------------------------------------------------------------
 
 
-async def run_report(session: AsyncSession, request: ReportRequest) -> list[StatisticReport]:
+async def report_statistics(session: AsyncSession, request: ReportRequest) -> list[Statistic]:
+    """The statistics a report runs, in their order, once its request is checked."""
     if request.start is not None and request.end is not None and request.end < request.start:
         raise BadRequestError("`to` is before `from`", "INVALID_PERIOD")
     for day in (request.start, request.end):
@@ -155,9 +156,8 @@ async def run_report(session: AsyncSession, request: ReportRequest) -> list[Stat
             raise BadRequestError(
                 f"`from` and `to` are days from {FIRST_DAY} to {LAST_DAY}", "INVALID_PERIOD"
             )
-    zone = check_zone(request.zone)
+    check_zone(request.zone)
     await get_category(session, request.category_id)
-    shape = await shape_of(session, request.category_id)
     query = select(Statistic).where(col(Statistic.category_id) == request.category_id)
     if request.statistic_ids is not None:
         query = query.where(col(Statistic.id).in_(request.statistic_ids))
@@ -171,6 +171,13 @@ async def run_report(session: AsyncSession, request: ReportRequest) -> list[Stat
             "statisticIds names a statistic that is not one of this category's",
             "NOT_FOUND",
         )
+    return statistics
+
+
+async def run_report(session: AsyncSession, request: ReportRequest) -> list[StatisticReport]:
+    statistics = await report_statistics(session, request)
+    zone = check_zone(request.zone)
+    shape = await shape_of(session, request.category_id)
     dialect = (await session.connection()).dialect.name
     of_cards = [s for s in statistics if s.subject == StatisticSubject.CARDS]
     # To-dos and notes are joined to their cards where the cards are stored.

@@ -1,8 +1,8 @@
 """Short-lived download links to the service's own file route, signed with HMAC-SHA256.
 
-A link names the file, the user it was made for and when it expires; the route checks the
-signature, the expiry, and that the user may still read (a deactivated user's links stop
-working). The key is `CRM_SECRET_KEY`, or else one the service makes and keeps in the
+A link names the file (or export), the user it was made for and when it expires; the route
+checks the signature, the expiry, and that the user may still read (a deactivated user's links
+stop working). The key is `CRM_SECRET_KEY`, or else one the service makes and keeps in the
 database, so every worker and host signs and checks with the same key without configuration.
 """
 
@@ -50,16 +50,23 @@ class DownloadLinks:
         return self._key
 
     @staticmethod
-    def _signature(key: bytes, file_id: int, user_id: int, expires: int) -> str:
-        message = f"file:{file_id}:user:{user_id}:expires:{expires}".encode()
+    def _signature(key: bytes, kind: str, file_id: int, user_id: int, expires: int) -> str:
+        # The kind is signed too: export 7 is not file 7.
+        message = f"{kind}:{file_id}:user:{user_id}:expires:{expires}".encode()
         digest = hmac.new(key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     async def url(
-        self, *, global_id: str, file_id: int, user_id: int, now: float | None = None
+        self,
+        *,
+        global_id: str,
+        file_id: int,
+        user_id: int,
+        now: float | None = None,
+        kind: str = "file",
     ) -> str:
         expires = int(now if now is not None else time.time()) + self.ttl_seconds
-        signature = self._signature(await self._signing_key(), file_id, user_id, expires)
+        signature = self._signature(await self._signing_key(), kind, file_id, user_id, expires)
         query = urlencode({"user": user_id, "expires": expires, "signature": signature})
         return f"{self._public_url}/files/{global_id}?{query}"
 
@@ -68,7 +75,11 @@ class DownloadLinks:
         return any(name in parameters for name in ("signature", "expires", "user"))
 
     async def check(
-        self, file_id: int, parameters: Mapping[str, str], now: float | None = None
+        self,
+        file_id: int,
+        parameters: Mapping[str, str],
+        now: float | None = None,
+        kind: str = "file",
     ) -> SignedLink:
         """Who the link was made for, or LinkError saying what is wrong with it."""
         try:
@@ -79,7 +90,7 @@ class DownloadLinks:
             raise LinkError(
                 "The download link is incomplete; ask for a fresh downloadUrl"
             ) from None
-        expected = self._signature(await self._signing_key(), file_id, user_id, expires)
+        expected = self._signature(await self._signing_key(), kind, file_id, user_id, expires)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise LinkError(
                 "The download link is not valid (it was altered, or made for another file)"

@@ -1,0 +1,1 @@
+"""Exports of a category's cards and reports as CSV or XLSX."""
