@@ -59,7 +59,7 @@ async def seed(admin: Api) -> dict[str, Any]:
         await create_field(admin, category_id, key, kind, **extra)
     lea = await admin.add_user("lea@example.com", "MEMBER", "Lea Lund")
     lea_id = await my_id(admin, lea)
-    cards = [
+    cards: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         (
             "Acme",
             {
