@@ -9,6 +9,7 @@ from models.categories import Category, CategoryRelation, FieldDefinition
 from models.contacts import Contact, ContactLink, Person
 from models.exports import Export
 from models.files import StoredFile
+from models.imports import ContactImport
 from models.mail import OutboundMail
 from models.notes import Note
 from models.rooms import ProjectRoom, RoomCategory, RoomMember
@@ -24,6 +25,7 @@ __all__ = [
     "Category",
     "CategoryRelation",
     "Contact",
+    "ContactImport",
     "ContactLink",
     "Export",
     "FieldDefinition",

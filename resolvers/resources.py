@@ -15,6 +15,7 @@ from services.broadcast import Broadcast
 from services.effects import Signals
 from services.feed import Feed
 from services.health import schema_head
+from services.import_jobs import ImportRunner
 from services.mail_sender import MailSender, start_mail_sender
 from services.passwords import PasswordHashing
 from services.settings import Settings
@@ -35,6 +36,7 @@ class Resources:
     links: DownloadLinks  # signs and checks download links
     feed: Feed[Any]  # new activity events, for live subscriptions (services/feed.py)
     broadcast: Broadcast  # tells other processes of commits (services/broadcast.py)
+    imports: ImportRunner  # runs contact imports (services/import_jobs.py)
 
 
 @asynccontextmanager
@@ -53,9 +55,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     )
     signals.on(activity.SIGNAL, feed.wake)
     signals.on(activity.SIGNAL, broadcast.publish)
+    imports = ImportRunner(session_factory, storage, signals)
     try:
         await feed.start()
         await broadcast.start()
+        imports.start()
         yield Resources(
             settings=settings,
             engine=engine,
@@ -70,8 +74,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             links=DownloadLinks(settings, engine),
             feed=feed,
             broadcast=broadcast,
+            imports=imports,
         )
     finally:
+        await imports.stop()
         await broadcast.stop()
         await feed.stop()
         await mail.stop()

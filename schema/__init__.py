@@ -24,6 +24,7 @@ from schema.cost import cost_rule
 from schema.exports.operations import ExportMutation
 from schema.files.inputs import SCALARS
 from schema.files.operations import FileMutation
+from schema.imports.operations import ImportMutation, ImportQuery
 from schema.limits import ErrorPolicy, ReleaseSession, StorableStrings
 from schema.mail.operations import MailMutation, MailQuery
 from schema.node import NodeQuery
@@ -49,7 +50,16 @@ CACHED_DOCUMENTS = 512
 
 Query = merge_types(
     "Query",
-    (UserQuery, CategoryQuery, ContactQuery, RoomQuery, NodeQuery, MailQuery, ReportQuery),
+    (
+        UserQuery,
+        CategoryQuery,
+        ContactQuery,
+        RoomQuery,
+        NodeQuery,
+        MailQuery,
+        ReportQuery,
+        ImportQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -64,6 +74,7 @@ Mutation = merge_types(
         FileMutation,
         StatisticMutation,
         ExportMutation,
+        ImportMutation,
     ),
 )
 

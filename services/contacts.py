@@ -318,10 +318,13 @@ async def create_contact(
     details: Mapping[str, Any],
     values: Mapping[str, Any],
     persons: Sequence[Mapping[str, Any]] = (),
+    shape: CategoryShape | None = None,
 ) -> Contact:
     """A new card (version 1) with its values and persons; a person's problems name
-    `["persons", index, ...]`."""
-    shape = await category_shape(session, category_id)
+    `["persons", index, ...]`. `shape`: the category's, when this transaction holds it
+    already (an import writing many cards)."""
+    if shape is None:
+        shape = await category_shape(session, category_id)
     contact = Contact(category_id=category_id, name="", created_by_id=viewer.id)
     _apply_details(contact, {"name": None, **details})
     contact.custom_values = await merge_values(session, shape, {}, values, creating=True)
@@ -362,11 +365,16 @@ async def update_contact(
     details: Mapping[str, Any],
     values: Mapping[str, Any] | None,
     expected_version: int | None = None,
+    shape: CategoryShape | None = None,
 ) -> Contact:
     """Change details and values; with `expected_version`, only if nobody changed the card
     since the client read that version. A change is a new version and an entry in the card's
-    history naming each field before and after; an update that changes nothing is neither."""
-    contact, shape = await _writable_contact(session, contact_id)
+    history naming each field before and after; an update that changes nothing is neither.
+    `shape`: the card's category's, when this transaction holds it already."""
+    if shape is None:
+        contact, shape = await _writable_contact(session, contact_id)
+    else:
+        contact = await lock_contact(session, contact_id)
     _check_version(contact, expected_version)
     if contact.deleted_at is not None:
         raise UserFacingError.one(

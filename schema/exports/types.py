@@ -13,7 +13,8 @@ from services.ids import encode_id
 strawberry.enum(ExportKind, description="CONTACTS: a category's cards; REPORT: its statistics.")
 strawberry.enum(
     ExportFormat,
-    description="CSV (UTF-8 with a byte order mark, as Excel opens it) or XLSX (Excel's).",
+    name="SpreadsheetFormat",
+    description="CSV (exports: UTF-8 with a byte order mark, as Excel opens it) or XLSX.",
 )
 
 

@@ -1,0 +1,1 @@
+"""Imports of contact cards from CSV or XLSX files."""

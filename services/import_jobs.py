@@ -1,0 +1,505 @@
+"""Imports as background jobs: asked for (checked, saved PENDING with their file in storage),
+claimed by a worker of any process, run, and readable with their progress meanwhile.
+
+A worker claims an import with a lease (one conditional UPDATE, which only one worker wins on
+either database) and renews it as it goes; an import whose worker died (its lease ran out) is
+claimed again: SKIP_INVALID goes on after the last batch that landed, ALL_OR_NOTHING (which
+wrote nothing) starts over. The file is deleted from storage when the import ends.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from models.categories import FieldDefinition
+from models.db import WRITE_TRANSACTION
+from models.imports import ContactImport, ImportMode, ImportState
+from models.types import utcnow
+from models.users import Role, User
+from services import imports
+from services.auth import Viewer
+from services.categories import fields_of, get_category
+from services.contacts import CategoryShape, category_shape, create_contact, update_contact
+from services.effects import Signals, run_effects, signal_after_commit, take_effects, take_signals
+from services.errors import ErrorCode, UserFacingError, not_found
+from services.imports import (
+    ColumnMapping,
+    Preview,
+    Progress,
+    ReadingOptions,
+    RowReader,
+)
+from services.spreadsheets.reading import SheetReader, SheetReadError, SheetRow
+from services.storage import Storage
+
+logger = logging.getLogger("crm.imports")
+
+IMPORT_TOPIC = "imports"  # the signal that wakes the workers
+BATCH_ROWS = 500  # rows per transaction (SKIP_INVALID) and between progress reports
+LEASE = timedelta(minutes=2)
+POLL_SECONDS = 5.0
+
+
+# --- asking --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    key: str  # where it is stored
+    name: str
+    size: int
+
+
+async def category_fields(session: AsyncSession, category_id: int) -> list[FieldDefinition]:
+    await get_category(session, category_id)
+    return await fields_of(session, [category_id])
+
+
+async def preview_import(
+    storage: Storage,
+    *,
+    fields: Sequence[FieldDefinition],
+    file: UploadedFile,
+    reading: ReadingOptions,
+) -> Preview:
+    """The file's first rows and a suggested mapping (read outside any transaction)."""
+    async with imports.local_copy(storage, file.key) as path:
+        return await asyncio.to_thread(imports.read_preview, path, reading, fields)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    reading: ReadingOptions  # as found: format, encoding, delimiter, sheet
+    header: tuple[str, ...]
+
+
+async def check_file(
+    storage: Storage,
+    *,
+    fields: Sequence[FieldDefinition],
+    file: UploadedFile,
+    reading: ReadingOptions,
+    mapping: Sequence[ColumnMapping],
+    upsert_on: str | None,
+) -> CheckedFile:
+    """The file's header against the mapping (read outside any transaction)."""
+    async with imports.local_copy(storage, file.key) as path:
+        sheet = await asyncio.to_thread(imports.open_checked, path, reading)
+        with sheet:
+            found = ReadingOptions(sheet.format, sheet.encoding, sheet.delimiter, sheet.sheet_name)
+            imports.check_mapping(sheet.header, mapping, fields, upsert_on)
+            return CheckedFile(found, sheet.header)
+
+
+async def create_import(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    category_id: int,
+    file: UploadedFile,
+    checked: CheckedFile,
+    mapping: Sequence[ColumnMapping],
+    mode: ImportMode,
+    upsert_on: str | None,
+    zone: str,
+) -> ContactImport:
+    """Save a checked import to run."""
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError):
+        raise UserFacingError.one(f"{zone!r} is not a time zone", field=["timeZone"]) from None
+    await get_category(session, category_id)
+    job = ContactImport(
+        category_id=category_id,
+        created_by_id=viewer.id,
+        mode=mode,
+        file_name=file.name[:255],
+        storage_key=file.key,
+        size=file.size,
+        reading=checked.reading.data(),
+        mapping=[{"column": m.column, "field": m.field} for m in mapping],
+        upsert_on=upsert_on,
+        time_zone=zone,
+    )
+    session.add(job)
+    await session.flush()
+    signal_after_commit(session, IMPORT_TOPIC)
+    return job
+
+
+async def import_to_read(session: AsyncSession, viewer: Viewer, import_id: int) -> ContactImport:
+    """An import, for the user who asked for it and for admins."""
+    job = await session.get(ContactImport, import_id)
+    if job is None or (job.created_by_id != viewer.id and viewer.role != Role.ADMIN):
+        raise not_found("The import", ["id"])
+    return job
+
+
+# --- claiming ----------------------------------------------------------------------------------
+
+
+async def claim(session_factory: async_sessionmaker[AsyncSession], now: datetime) -> int | None:
+    """The next import to run, now leased to the caller; None when there is none."""
+    async with session_factory() as session:
+        claimable = or_(
+            col(ContactImport.state) == ImportState.PENDING,
+            (col(ContactImport.state) == ImportState.RUNNING)
+            & (col(ContactImport.lease_until) < now),
+        )
+        candidates = (
+            await session.execute(
+                select(col(ContactImport.id))
+                .where(claimable)
+                .order_by(col(ContactImport.id))
+                .limit(5)
+            )
+        ).scalars()
+        candidate_ids = list(candidates)
+        await session.rollback()
+        for import_id in candidate_ids:
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
+            # Conditional: of two workers, the second finds the row claimed already.
+            claimed = await session.execute(
+                update(ContactImport)
+                .where(col(ContactImport.id) == import_id, claimable)
+                .values(
+                    state=ImportState.RUNNING,
+                    lease_until=now + LEASE,
+                    attempts=col(ContactImport.attempts) + 1,
+                    started_at=now,
+                )
+            )
+            await session.commit()
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                return import_id
+    return None
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+class _EndedError(Exception):
+    """The import cannot go on: its FAILED message."""
+
+
+class ImportRun:
+    """One run of a claimed import."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        storage: Storage,
+        signals: Signals,
+        import_id: int,
+    ) -> None:
+        self.session_factory = session_factory
+        self.storage = storage
+        self.signals = signals
+        self.import_id = import_id
+
+    async def run(self) -> None:
+        async with self.session_factory() as session:
+            job = await session.get(ContactImport, self.import_id)
+            if job is None:
+                return  # its category was deleted meanwhile
+            user = await session.get(User, job.created_by_id)
+        try:
+            if user is None or not user.active or user.role not in (Role.MEMBER, Role.ADMIN):
+                raise _EndedError("The user who asked for the import may no longer write cards")
+            viewer = Viewer(user)
+            async with imports.local_copy(self.storage, job.storage_key) as path:
+                options = ReadingOptions.of(job.reading)
+                sheet = await asyncio.to_thread(imports.open_checked, path, options)
+                with sheet:
+                    await self._rows(job, viewer, sheet)
+        except _EndedError as ended:
+            await self._finish(ImportState.FAILED, str(ended))
+        except UserFacingError as exc:
+            await self._finish(ImportState.FAILED, str(exc))
+        except SheetReadError as exc:
+            await self._finish(ImportState.FAILED, str(imports.unreadable(exc)))
+        finally:
+            await self._forget_file(job.storage_key)
+
+    async def _rows(self, job: ContactImport, viewer: Viewer, sheet: SheetReader) -> None:
+        mode = ImportMode(job.mode)
+        progress = Progress.of(job) if mode == ImportMode.SKIP_INVALID else Progress()
+        rows = sheet.rows()
+        # SKIP_INVALID: the batches that landed before are not read again.
+        await asyncio.to_thread(_skip, rows, progress.rows_done)
+        async with self.session_factory() as session:
+            fields = await fields_of(session, [job.category_id])
+            users = await imports.user_lookup(session)
+        mapping = [ColumnMapping(m["column"], m["field"]) for m in job.mapping]
+        try:
+            targets = imports.check_mapping(sheet.header, mapping, fields, job.upsert_on)
+        except UserFacingError as exc:
+            raise _EndedError(
+                f"The category's fields changed since the import was asked: {exc}"
+            ) from None
+        reader = RowReader(targets, users, ZoneInfo(job.time_zone))
+        if mode == ImportMode.ALL_OR_NOTHING:
+            await self._all_or_nothing(job, viewer, reader, rows, progress)
+        else:
+            await self._skipping_invalid(job, viewer, reader, rows, progress)
+
+    async def _all_or_nothing(
+        self,
+        job: ContactImport,
+        viewer: Viewer,
+        reader: RowReader,
+        rows: Iterator[SheetRow],
+        progress: Progress,
+    ) -> None:
+        async with self.session_factory() as session:
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
+            shape = await category_shape(session, job.category_id)
+            while batch := await _next_batch(rows):
+                for row in batch:
+                    await self._row(session, job, viewer, shape, reader, row, progress)
+                progress.rows_done += len(batch)
+                await self._renew(job)
+            if progress.error_count:
+                await session.rollback()
+                take_effects(session)
+                take_signals(session)
+                progress.created = progress.updated = 0
+                await self._finish(
+                    ImportState.FAILED,
+                    f"{progress.error_count} rows have problems; nothing was imported",
+                    progress,
+                )
+                return
+            await self._save(session, ImportState.SUCCEEDED, progress)
+            await self._commit(session)
+
+    async def _skipping_invalid(
+        self,
+        job: ContactImport,
+        viewer: Viewer,
+        reader: RowReader,
+        rows: Iterator[SheetRow],
+        progress: Progress,
+    ) -> None:
+        while batch := await _next_batch(rows):
+            async with self.session_factory() as session:
+                await session.connection(execution_options={WRITE_TRANSACTION: True})
+                shape = await category_shape(session, job.category_id)
+                for row in batch:
+                    if not await self._row(session, job, viewer, shape, reader, row, progress):
+                        progress.skipped += 1
+                progress.rows_done += len(batch)
+                await self._save(session, ImportState.RUNNING, progress)
+                await self._commit(session)
+        async with self.session_factory() as session:
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
+            await self._save(session, ImportState.SUCCEEDED, progress)
+            await self._commit(session)
+
+    async def _row(
+        self,
+        session: AsyncSession,
+        job: ContactImport,
+        viewer: Viewer,
+        shape: CategoryShape,
+        reader: RowReader,
+        row: SheetRow,
+        progress: Progress,
+    ) -> bool:
+        """Write one row in a savepoint; its problems go to `progress`. Whether it landed."""
+        details, values, problems = reader.read(row)
+        for column, field, message in problems:
+            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
+        if problems:
+            return False
+        try:
+            async with session.begin_nested():
+                existing = None
+                if job.upsert_on is not None and job.upsert_on in values:
+                    existing = await imports.card_to_update(
+                        session, shape, job.upsert_on, values[job.upsert_on]
+                    )
+                if existing is not None:
+                    await update_contact(
+                        session,
+                        actor_id=viewer.id,
+                        contact_id=existing,
+                        details=details,
+                        values=values,
+                        shape=shape,
+                    )
+                    progress.updated += 1
+                else:
+                    await create_contact(
+                        session,
+                        viewer=viewer,
+                        category_id=job.category_id,
+                        details=details,
+                        values=values,
+                        shape=shape,
+                    )
+                    progress.created += 1
+        except UserFacingError as exc:
+            for problem in exc.problems:
+                where = imports.problem_field(problem)
+                progress.problem(
+                    row.line, reader.columns.get(where or ""), where, problem.message, problem.code
+                )
+            return False
+        except IntegrityError:
+            progress.problem(
+                row.line, None, None, "The row conflicts with a card written meanwhile", "CONFLICT"
+            )
+            return False
+        return True
+
+    async def _save(self, session: AsyncSession, state: ImportState, progress: Progress) -> None:
+        job = await session.get(ContactImport, self.import_id, populate_existing=True)
+        if job is None:
+            raise _EndedError("The import was deleted")
+        progress.save(job)
+        job.state = state
+        now = utcnow()
+        job.lease_until = now + LEASE if state == ImportState.RUNNING else None
+        if state != ImportState.RUNNING:
+            job.finished_at = now
+        await session.flush()
+
+    async def _commit(self, session: AsyncSession) -> None:
+        await session.commit()
+        self.signals.emit(take_signals(session))
+        await run_effects(take_effects(session))
+
+    async def _renew(self, job: ContactImport) -> None:
+        """Keep the lease while one long transaction runs (PostgreSQL: on another connection;
+        SQLite, whose one writer is this import, needs none: nobody else can claim it)."""
+        async with self.session_factory() as session:
+            if (await session.connection()).dialect.name == "sqlite":
+                return
+            await session.execute(
+                update(ContactImport)
+                .where(col(ContactImport.id) == self.import_id)
+                .values(lease_until=utcnow() + LEASE)
+            )
+            await session.commit()
+
+    async def _finish(
+        self, state: ImportState, failure: str | None, progress: Progress | None = None
+    ) -> None:
+        async with self.session_factory() as session:
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
+            job = await session.get(ContactImport, self.import_id)
+            if job is None:
+                return
+            if progress is not None:
+                progress.save(job)
+            job.state = state
+            job.failure = failure[:1000] if failure else None
+            job.lease_until = None
+            job.finished_at = utcnow()
+            await session.commit()
+        logger.info("Import %s ended %s: %s", self.import_id, state, failure or "")
+
+    async def _forget_file(self, key: str) -> None:
+        async with self.session_factory() as session:
+            job = await session.get(ContactImport, self.import_id)
+            if job is not None and job.state == ImportState.RUNNING:
+                return  # it goes on (another worker took it over)
+        try:
+            await self.storage.delete(key)
+        except Exception:  # the file is of no more use; a leftover is only space
+            logger.warning("Could not delete the file of import %s", self.import_id)
+
+
+def _skip(rows: Iterator[SheetRow], count: int) -> None:
+    for _ in islice(rows, count):
+        pass
+
+
+async def _next_batch(rows: Iterator[SheetRow]) -> list[SheetRow]:
+    """The next rows (reading and parsing the file is blocking work)."""
+    try:
+        return await asyncio.to_thread(lambda: list(islice(rows, BATCH_ROWS)))
+    except SheetReadError as exc:
+        raise _EndedError(str(imports.unreadable(exc))) from None
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+class ImportRunner:
+    """Each process's worker: runs imports one at a time, as they are asked for (woken by the
+    signal) or found (every few seconds: others' imports, and those whose worker died)."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        storage: Storage,
+        signals: Signals,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.session_factory = session_factory
+        self.storage = storage
+        self.signals = signals
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._runs: Counter[int] = Counter()
+        self._finished = asyncio.Condition()
+        signals.on(IMPORT_TOPIC, self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="import-runner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("The import worker failed; it tries again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+    async def run_pending(self) -> int:
+        """Run every import there is to claim; how many ran."""
+        ran = 0
+        while (import_id := await claim(self.session_factory, utcnow())) is not None:
+            try:
+                await ImportRun(self.session_factory, self.storage, self.signals, import_id).run()
+            except Exception:
+                logger.exception("Import %s broke off; its lease lets it be taken again", import_id)
+            ran += 1
+            async with self._finished:
+                self._runs[import_id] += 1
+                self._finished.notify_all()
+        return ran
+
+    async def ran(self, import_id: int, times: int = 1) -> None:
+        """Return once this process has run the import `times` (each to its end, or until
+        it broke off)."""
+        async with self._finished:
+            await self._finished.wait_for(lambda: self._runs[import_id] >= times)

@@ -1,0 +1,416 @@
+"""Imports of cards from CSV and XLSX files: previews, both modes, upserts, every bad row by
+line and column, a worker that dies midway, on SQLite and PostgreSQL."""
+
+import asyncio
+import io
+from datetime import UTC, date, datetime
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import text
+
+from services import import_jobs
+from services.ids import decode_id
+from services.import_jobs import ImportRun, claim
+from services.storage import ObjectMissingError
+from tests.conftest import Api
+from tests.helpers import count_rows, create_category, create_contact, create_field
+from tests.test_files import PREFLIGHT, multipart
+
+ERRORS = "userErrors { field message code }"
+PREVIEW = f"""mutation($input: ContactsImportPreviewInput!) {{ contactsImportPreview(input: $input) {{
+  preview {{ format encoding delimiter sheetName sheetNames columns rows {{ line cells }}
+    suggestedMapping {{ column field }} }} {ERRORS} }} }}"""
+IMPORT_FIELDS = """id state mode fileName rowsDone created updated skipped errorCount
+  errors { line column field message code } failure category { key }"""
+IMPORT = f"""mutation($input: ContactsImportInput!) {{ contactsImport(input: $input) {{
+  contactImport {{ {IMPORT_FIELDS} }} {ERRORS} }} }}"""
+READ = f"query($id: ID!) {{ contactImport(id: $id) {{ {IMPORT_FIELDS} }} }}"
+CARDS = """query($c: ID!) { contacts(categoryId: $c, first: 100) { nodes {
+  name email address { city country } values } } }"""
+INDUSTRIES = [{"value": "it", "label": "IT"}, {"value": "retail", "label": "Retail"}]
+MAPPING = [
+    {"column": "Name", "field": "name"},
+    {"column": "E-mail", "field": "email"},
+    {"column": "City", "field": "address.city"},
+    {"column": "Code", "field": "code"},
+    {"column": "Industry", "field": "industry"},
+    {"column": "Employees", "field": "employees"},
+    {"column": "Revenue (EUR)", "field": "revenue"},
+    {"column": "Active", "field": "active"},
+    {"column": "Renewal", "field": "renewal"},
+]
+HEADER = "Name;E-mail;City;Code;Industry;Employees;Revenue (EUR);Active;Renewal;Ignored"
+
+
+async def customers(admin: Api) -> str:
+    category_id: str = (await create_category(admin, "customers"))["id"]
+    await create_field(admin, category_id, "code", "TEXT", unique=True)
+    await create_field(
+        admin, category_id, "industry", "SELECT", options=INDUSTRIES, label="Industry"
+    )
+    await create_field(admin, category_id, "employees", "INTEGER", label="Employees")
+    await create_field(admin, category_id, "revenue", "MONEY", currency="EUR", label="Revenue")
+    await create_field(admin, category_id, "active", "BOOLEAN", label="Active")
+    await create_field(admin, category_id, "renewal", "DATE", label="Renewal")
+    return category_id
+
+
+async def send(
+    api: Api,
+    query: str,
+    fields: dict[str, Any],
+    data: bytes,
+    filename: str = "cards.csv",
+    token: str | None = None,
+) -> dict[str, Any]:
+    """Send an operation with the file as its input's `file`; the payload."""
+    body, media_type = multipart(
+        {"query": query, "variables": {"input": {**fields, "file": None}}},
+        {"0": ["variables.input.file"]},
+        {"0": (filename, data, "text/csv")},
+    )
+    headers = {"Content-Type": media_type, **PREFLIGHT}
+    headers["Authorization"] = f"Bearer {token if token is not None else api.admin_token}"
+    response = await api.client.post("/graphql", content=body, headers=headers)
+    answer = response.json()
+    assert "errors" not in answer, answer
+    payload: dict[str, Any] = next(iter(answer["data"].values()))
+    return payload
+
+
+async def run_import(api: Api, data: bytes, **fields: Any) -> dict[str, Any]:
+    """Start an import and wait until the worker has run it; its final state."""
+    payload = await send(api, IMPORT, fields, data, fields.pop("filename", "cards.csv"))
+    assert payload["userErrors"] == [], payload
+    job = payload["contactImport"]
+    assert job["state"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+    await asyncio.wait_for(api.resources.imports.ran(decode_id(job["id"], "ContactImport")), 60)
+    found: dict[str, Any] = (await api.ok(READ, {"id": job["id"]}))["contactImport"]
+    return found
+
+
+async def cards_of(api: Api, category_id: str) -> dict[str, dict[str, Any]]:
+    data = await api.ok(CARDS, {"c": category_id})
+    cards = {card["name"]: card for card in data["contacts"]["nodes"]}
+    for card in cards.values():  # the values a card has
+        card["values"] = {key: value for key, value in card["values"].items() if value is not None}
+    return cards
+
+
+def csv_bytes(*lines: str, encoding: str = "utf-8") -> bytes:
+    return "\r\n".join(lines).encode(encoding)
+
+
+async def test_a_preview_reads_the_file_and_suggests_a_mapping(admin: Api) -> None:
+    category_id = await customers(admin)
+    data = csv_bytes(
+        HEADER, "Bjørn AS;b@x.no;Tromsø;B1;IT;12;1,5;yes;2026-01-31;x", encoding="cp1252"
+    )
+    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
+    assert payload["userErrors"] == []
+    preview = payload["preview"]
+    assert (preview["format"], preview["delimiter"]) == ("CSV", ";")
+    assert preview["encoding"].replace("-", "").lower() in ("cp1252", "windows1252")
+    assert preview["columns"] == HEADER.split(";")
+    assert preview["rows"] == [
+        {
+            "line": 2,
+            "cells": [
+                "Bjørn AS",
+                "b@x.no",
+                "Tromsø",
+                "B1",
+                "IT",
+                "12",
+                "1,5",
+                "yes",
+                "2026-01-31",
+                "x",
+            ],
+        }
+    ]
+    suggested = {m["column"]: m["field"] for m in preview["suggestedMapping"]}
+    assert suggested == {
+        "Name": "name",
+        "E-mail": "email",
+        "City": "address.city",
+        "Code": "code",
+        "Industry": "industry",
+        "Employees": "employees",
+        "Revenue (EUR)": "revenue",
+        "Active": "active",
+        "Renewal": "renewal",
+    }
+    assert await count_rows(admin, "contact") == 0
+
+
+async def test_an_import_adds_every_card_with_typed_values(admin: Api) -> None:
+    category_id = await customers(admin)
+    data = csv_bytes(
+        HEADER,
+        "Acme;hi@acme.example;Oslo;A1;it;42;1234,50;yes;2026-03-31;",
+        '"Bolt; and sons";;Bergen;B2;Retail;;;no;;',
+        "Cog;;;C3;;;;;;",
+        "",  # an empty line is no row
+    )
+    job = await run_import(admin, data, categoryId=category_id, mapping=MAPPING)
+    assert job["state"] == "SUCCEEDED", (job["failure"], job["errors"])
+    assert (job["rowsDone"], job["created"], job["errorCount"]) == (3, 3, 0)
+    cards = await cards_of(admin, category_id)
+    assert set(cards) == {"Acme", "Bolt; and sons", "Cog"}
+    acme = cards["Acme"]
+    assert acme["email"] == "hi@acme.example"
+    assert acme["address"]["city"] == "Oslo"
+    assert acme["values"] == {
+        "code": "A1",
+        "industry": "it",
+        "employees": 42,
+        "revenue": 1234.5,
+        "active": True,
+        "renewal": "2026-03-31",
+    }
+    assert cards["Bolt; and sons"]["values"] == {
+        "code": "B2",
+        "industry": "retail",
+        "active": False,
+    }
+    # The import's file is gone from storage once it ended.
+    async with admin.engine.connect() as connection:
+        key = (
+            await connection.execute(text("SELECT storage_key FROM contact_import"))
+        ).scalar_one()
+    with pytest.raises(ObjectMissingError):
+        await admin.resources.storage.open(key)
+
+
+async def test_all_or_nothing_reports_every_bad_row_and_imports_none(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_contact(admin, category_id, "Existing", {"code": "TAKEN"})
+    data = csv_bytes(
+        HEADER,
+        "Good;;;G1;;;;;;",
+        "Bad number;;;G2;;many;;;;",
+        "Bad option;;;G3;Mining;;;;;",
+        ";;;G4;;;;;;",  # no name
+        "Twice;;;G1;;;;;;",  # the code of line 2
+        "Taken;;;TAKEN;;;;;;",  # the code of a card already there
+        "Bad day;;;G7;;;;maybe;31.12.2026;",
+        "Bad mail;not-a-mail;;G8;;;;;;",
+    )
+    job = await run_import(admin, data, categoryId=category_id, mapping=MAPPING)
+    assert job["state"] == "FAILED"
+    assert "nothing was imported" in job["failure"]
+    assert job["created"] == 0
+    found = {(e["line"], e["column"], e["code"]) for e in job["errors"]}
+    assert found == {
+        (3, "Employees", "INVALID"),
+        (4, "Industry", "INVALID"),
+        (5, "Name", "REQUIRED"),
+        (6, "Code", "DUPLICATE"),
+        (7, "Code", "DUPLICATE"),
+        (8, "Active", "INVALID"),
+        (8, "Renewal", "INVALID"),
+        (9, "E-mail", "INVALID"),
+    }, job["errors"]
+    assert job["errorCount"] == len(found)
+    messages = {(e["line"], e["column"]): e["message"] for e in job["errors"]}
+    assert "many" in messages[(3, "Employees")]
+    assert "Mining" in messages[(4, "Industry")]
+    assert "YYYY-MM-DD" in messages[(8, "Renewal")]
+    assert set(await cards_of(admin, category_id)) == {"Existing"}
+
+
+async def test_skip_invalid_imports_the_good_rows(admin: Api) -> None:
+    category_id = await customers(admin)
+    data = csv_bytes(HEADER, "Good;;;G1;;;;;;", "Bad;;;G2;;1.5;;;;", "Also good;;;G3;;;;;;")
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=MAPPING, mode="SKIP_INVALID"
+    )
+    assert job["state"] == "SUCCEEDED"
+    assert (job["created"], job["skipped"], job["errorCount"]) == (2, 1, 1)
+    assert job["errors"][0]["line"] == 3
+    assert job["errors"][0]["field"] == "employees"
+    assert set(await cards_of(admin, category_id)) == {"Good", "Also good"}
+
+
+async def test_upsert_on_a_unique_field_updates_cards_instead_of_duplicating(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_contact(admin, category_id, "Acme", {"code": "A1", "employees": 5, "active": True})
+    data = csv_bytes(HEADER, "Acme Group;;Oslo;A1;;50;;;;", "Newco;;;N1;;;;;;")
+    job = await run_import(admin, data, categoryId=category_id, mapping=MAPPING, upsertOn="code")
+    assert job["state"] == "SUCCEEDED", (job["failure"], job["errors"])
+    assert (job["created"], job["updated"]) == (1, 1)
+    cards = await cards_of(admin, category_id)
+    assert set(cards) == {"Acme Group", "Newco"}
+    # What the row gives changes; its empty cells leave the card's values as they were.
+    assert cards["Acme Group"]["values"] == {"code": "A1", "employees": 50, "active": True}
+    assert cards["Acme Group"]["address"]["city"] == "Oslo"
+
+
+async def test_an_xlsx_file_imports_its_typed_cells(admin: Api) -> None:
+    category_id = await customers(admin)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Name", "Code", "Employees", "Revenue (EUR)", "Active", "Renewal", "Industry"])
+    sheet.append(["Acme", "A1", 42, 1234.5, True, datetime(2026, 3, 31), "Retail"])
+    sheet.append(["Dyn", 7, 7.0, None, False, date(2026, 1, 1), None])
+    out = io.BytesIO()
+    book.save(out)
+    mapping = [
+        {"column": c, "field": f}
+        for c, f in (
+            ("Name", "name"),
+            ("Code", "code"),
+            ("Employees", "employees"),
+            ("Revenue (EUR)", "revenue"),
+            ("Active", "active"),
+            ("Renewal", "renewal"),
+            ("Industry", "industry"),
+        )
+    ]
+    job = await run_import(
+        admin, out.getvalue(), categoryId=category_id, mapping=mapping, filename="cards.xlsx"
+    )
+    assert job["state"] == "SUCCEEDED", (job["failure"], job["errors"])
+    cards = await cards_of(admin, category_id)
+    assert cards["Acme"]["values"] == {
+        "code": "A1",
+        "employees": 42,
+        "revenue": 1234.5,
+        "active": True,
+        "renewal": "2026-03-31",
+        "industry": "retail",
+    }
+    other = next(card for name, card in cards.items() if name != "Acme")
+    assert other["values"]["code"] == "7"
+    assert other["values"]["employees"] == 7
+
+
+async def test_bad_import_requests_are_refused_naming_the_input(admin: Api) -> None:
+    category_id = await customers(admin)
+    good = csv_bytes(HEADER, "Acme;;;A1;;;;;;")
+    cases: list[tuple[dict[str, Any], bytes, list[str], str]] = [
+        (
+            {"mapping": [{"column": "Nope", "field": "name"}]},
+            good,
+            ["mapping", "0", "column"],
+            "Nope",
+        ),
+        (
+            {"mapping": [{"column": "Name", "field": "name"}, {"column": "Code", "field": "nope"}]},
+            good,
+            ["mapping", "1", "field"],
+            "nope",
+        ),
+        ({"mapping": [{"column": "Code", "field": "code"}]}, good, ["mapping"], "name"),
+        (
+            {"mapping": MAPPING, "upsertOn": "industry"},
+            good,
+            ["upsertOn"],
+            "unique",
+        ),
+        ({"mapping": MAPPING}, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), ["file"], "XLSX"),
+        ({"mapping": MAPPING}, b"", ["file"], ""),
+        ({"mapping": MAPPING, "reading": {"encoding": "klingon"}}, good, ["encoding"], "klingon"),
+        ({"mapping": MAPPING, "timeZone": "Mars/Olympus"}, good, ["timeZone"], "Mars"),
+    ]
+    for fields, data, where, message in cases:
+        payload = await send(admin, IMPORT, {"categoryId": category_id, **fields}, data)
+        assert payload["contactImport"] is None, fields
+        error = payload["userErrors"][0]
+        assert error["field"] == where, (fields, payload["userErrors"])
+        assert message in error["message"], (fields, error)
+    assert await count_rows(admin, "contact_import") == 0
+    viewer = await admin.add_user("vic@example.com", "VIEWER")
+    body, media_type = multipart(
+        {
+            "query": IMPORT,
+            "variables": {"input": {"categoryId": category_id, "mapping": MAPPING, "file": None}},
+        },
+        {"0": ["variables.input.file"]},
+        {"0": ("cards.csv", good, "text/csv")},
+    )
+    response = await admin.client.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": media_type, **PREFLIGHT, "Authorization": f"Bearer {viewer}"},
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_import_is_read_by_its_asker_and_admins_only(admin: Api) -> None:
+    category_id = await customers(admin)
+    mia = await admin.add_user("mia@example.com", "MEMBER")
+    max_ = await admin.add_user("max@example.com", "MEMBER")
+    data = csv_bytes(HEADER, "Acme;;;A1;;;;;;")
+    payload = await send(
+        admin, IMPORT, {"categoryId": category_id, "mapping": MAPPING}, data, token=mia
+    )
+    job_id = payload["contactImport"]["id"]
+    await asyncio.wait_for(admin.resources.imports.ran(decode_id(job_id, "ContactImport")), 60)
+    assert (await admin.ok(READ, {"id": job_id}, mia))["contactImport"]["state"] == "SUCCEEDED"
+    assert (await admin.ok(READ, {"id": job_id}))["contactImport"] is not None
+    assert (await admin.ok(READ, {"id": job_id}, max_))["contactImport"] is None
+
+
+async def test_a_worker_that_dies_midway_is_taken_over_where_it_left_off(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category_id = await customers(admin)
+    monkeypatch.setattr(import_jobs, "BATCH_ROWS", 2)
+    rows = [f"Card {n};;;C{n};;;;;;" for n in range(7)]
+    original = ImportRun._row
+    written = 0
+
+    async def dying(self: ImportRun, *args: Any) -> bool:
+        nonlocal written
+        if written == 3:  # the second batch is under way: the process dies
+            raise RuntimeError("the process died")
+        written += 1
+        return await original(self, *args)
+
+    monkeypatch.setattr(ImportRun, "_row", dying)
+    payload = await send(
+        admin,
+        IMPORT,
+        {"categoryId": category_id, "mapping": MAPPING, "mode": "SKIP_INVALID"},
+        csv_bytes(HEADER, *rows),
+    )
+    job_id = payload["contactImport"]["id"]
+    pk = decode_id(job_id, "ContactImport")
+    await asyncio.wait_for(admin.resources.imports.ran(pk), 60)
+    broken = (await admin.ok(READ, {"id": job_id}))["contactImport"]
+    assert (broken["state"], broken["rowsDone"], broken["created"]) == ("RUNNING", 2, 2)
+    # Its lease runs out; a worker takes it over and goes on after the batch that landed.
+    monkeypatch.setattr(ImportRun, "_row", original)
+    async with admin.engine.begin() as connection:
+        past: Any = datetime(2000, 1, 1, tzinfo=UTC)
+        if connection.dialect.name != "postgresql":
+            past = past.strftime("%Y-%m-%d %H:%M:%S.%f")
+        await connection.execute(
+            text("UPDATE contact_import SET lease_until = :past"), {"past": past}
+        )
+    admin.resources.imports.wake()
+    await asyncio.wait_for(admin.resources.imports.ran(pk, times=2), 60)
+    done = (await admin.ok(READ, {"id": job_id}))["contactImport"]
+    assert (done["state"], done["rowsDone"], done["created"]) == ("SUCCEEDED", 7, 7)
+    names = sorted(await cards_of(admin, category_id))
+    assert names == sorted(f"Card {n}" for n in range(7))  # none twice, none missing
+
+
+async def test_only_one_worker_claims_an_import(admin: Api) -> None:
+    category_id = await customers(admin)
+    await admin.resources.imports.stop()  # this process's worker stays out of it
+    try:
+        payload = await send(
+            admin, IMPORT, {"categoryId": category_id, "mapping": MAPPING}, csv_bytes(HEADER)
+        )
+        pk = decode_id(payload["contactImport"]["id"], "ContactImport")
+        factory = admin.resources.session_factory
+        claimed = await asyncio.gather(*(claim(factory, datetime.now(UTC)) for _ in range(8)))
+        assert claimed.count(pk) == 1
+    finally:
+        admin.resources.imports.start()
