@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, literal_column, or_, select, text, tuple_
+from sqlalchemy import func, insert, literal, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from models.activity import ActivityEvent, ActivityKind
+from models.types import utcnow
 from services.auth import Viewer
 from services.effects import signal_after_commit
 from services.errors import BadRequestError
@@ -102,6 +103,40 @@ async def record(
     await session.flush()
     signal_after_commit(session, SIGNAL)
     return event
+
+
+async def record_many(
+    session: AsyncSession,
+    kind: ActivityKind,
+    *,
+    actor_id: int | None,
+    entries: Sequence[tuple[int, tuple[str, int], Mapping[str, Any]]],
+) -> None:
+    """Events of one kind about many cards at once, as `record` writes each: (contact_id,
+    subject, details) apiece, in one statement."""
+    tx = 0
+    if await is_postgresql(session):
+        tx = (await session.execute(text("SELECT pg_current_xact_id()::text::bigint"))).scalar_one()
+    now = utcnow()
+    await session.execute(
+        insert(ActivityEvent),
+        [
+            {
+                "tx": tx,
+                "kind": kind,
+                "at": now,
+                "actor_id": actor_id,
+                "contact_id": contact_id,
+                "room_id": None,
+                "subject_type": subject[0],
+                "subject_id": subject[1],
+                "visible_to_id": None,
+                "data": dict(details),
+            }
+            for contact_id, subject, details in entries
+        ],
+    )
+    signal_after_commit(session, SIGNAL)
 
 
 def stream_cursor(event: ActivityEvent) -> str:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -21,7 +21,7 @@ from models.categories import (
 from models.contacts import Contact, ContactLink, Person
 from models.types import utcnow
 from models.users import User
-from services.activity import Change, record
+from services.activity import Change, record, record_many
 from services.auth import Viewer
 from services.card_history import (
     card_changes,
@@ -35,7 +35,7 @@ from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.field_index import unique_index_field_id
 from services.locks import lock_category_shapes
 from services.room_scope import show_card_in_its_room
-from services.search import contact_search_text
+from services.search import contact_search_text, search_text
 from services.values import coerce, is_email, is_phone
 
 ADDRESS_FIELDS = (
@@ -104,6 +104,12 @@ def _country(value: Any) -> str | None:
 
 def _apply_details(contact: Contact, details: Mapping[str, Any]) -> None:
     """Set the built-in details present in `details` (absent: unchanged, None: cleared)."""
+    for name, value in checked_details(details).items():
+        setattr(contact, name, value)
+
+
+def checked_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """The built-in details given, each checked and in its stored form."""
     checks = {
         "name": lambda v: _text(v, "name", 300, required=True),
         "org_number": lambda v: _text(v, "orgNumber", 64),
@@ -116,8 +122,7 @@ def _apply_details(contact: Contact, details: Mapping[str, Any]) -> None:
         "address_region": lambda v: _text(v, "address.region", 200),
         "address_country": _country,
     }
-    for name, value in details.items():
-        setattr(contact, name, checks[name](value))
+    return {name: checks[name](value) for name, value in details.items()}
 
 
 # --- custom values -----------------------------------------------------------------------------
@@ -355,6 +360,79 @@ async def create_contact(
         details={"name": contact.name},
     )
     return contact
+
+
+@dataclass(frozen=True)
+class NewCard:
+    """A card checked as create_contact checks one, ready to be inserted with others."""
+
+    row: dict[str, Any]  # the contact table's columns
+
+    def value(self, key: str) -> Any:
+        return self.row["custom_values"].get(key)
+
+
+async def new_card(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    shape: CategoryShape,
+    details: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> NewCard:
+    """Check a new card's details and values (UserFacingError naming each problem); unique
+    values are checked when it is inserted."""
+    own = checked_details({"name": None, **details})
+    stored = await merge_values(session, shape, {}, values, creating=True)
+    now = utcnow()
+    row = {
+        "category_id": shape.category.id,
+        "name": own["name"],
+        "org_number": own.get("org_number"),
+        "email": own.get("email"),
+        "phone": own.get("phone"),
+        "website": own.get("website"),
+        "address_street": own.get("address_street"),
+        "address_postal_code": own.get("address_postal_code"),
+        "address_city": own.get("address_city"),
+        "address_region": own.get("address_region"),
+        "address_country": own.get("address_country"),
+        "custom_values": stored,
+        "created_by_id": viewer.id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+    }
+    row["search_text"] = search_text(
+        row["name"], row["org_number"], row["email"], stored, shape.fields
+    )
+    return NewCard(row)
+
+
+async def insert_cards(
+    session: AsyncSession, *, viewer: Viewer, cards: Sequence[NewCard]
+) -> list[int]:
+    """Insert checked cards, each with the history entry create_contact writes, in two
+    statements whatever their number (an import's batch). A unique value another card took
+    meanwhile raises IntegrityError: the caller goes back to one card at a time."""
+    if not cards:
+        return []
+    inserted = await session.execute(
+        insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True),
+        [card.row for card in cards],
+    )
+    ids = [pk for pk in inserted.scalars() if pk is not None]
+    await record_many(
+        session,
+        ActivityKind.CONTACT_CREATED,
+        actor_id=viewer.id,
+        entries=[
+            (pk, ("Contact", pk), {"name": card.row["name"]})
+            for pk, card in zip(ids, cards, strict=True)
+        ],
+    )
+    return ids
 
 
 async def update_contact(

@@ -32,7 +32,8 @@ from services.contact_query import ContactCondition, Ordering, find_contacts
 from services.errors import BadRequestError, ErrorCode, UserFacingError, not_found
 from services.filter_data import condition_from_data, condition_to_data
 from services.pagination import PageRequest
-from services.spreadsheets.writing import Cell, Column, ColumnKind, SheetFormat, sheet_writer
+from services.spreadsheets import SheetFormat
+from services.spreadsheets.writing import Cell, Column, ColumnKind, sheet_writer
 
 # Cards read (and written out) at a time.
 PAGE_SIZE = 1000

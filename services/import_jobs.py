@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -30,7 +31,15 @@ from models.users import Role, User
 from services import imports
 from services.auth import Viewer
 from services.categories import fields_of, get_category
-from services.contacts import CategoryShape, category_shape, create_contact, update_contact
+from services.contacts import (
+    CategoryShape,
+    NewCard,
+    category_shape,
+    create_contact,
+    insert_cards,
+    new_card,
+    update_contact,
+)
 from services.effects import Signals, run_effects, signal_after_commit, take_effects, take_signals
 from services.errors import ErrorCode, UserFacingError, not_found
 from services.imports import (
@@ -265,9 +274,9 @@ class ImportRun:
         async with self.session_factory() as session:
             await session.connection(execution_options={WRITE_TRANSACTION: True})
             shape = await category_shape(session, job.category_id)
+            seen: _Seen = {}
             while batch := await _next_batch(rows):
-                for row in batch:
-                    await self._row(session, job, viewer, shape, reader, row, progress)
+                await self._batch(session, job, viewer, shape, reader, batch, progress, seen)
                 progress.rows_done += len(batch)
                 await self._renew(job)
             if progress.error_count:
@@ -292,13 +301,15 @@ class ImportRun:
         rows: Iterator[SheetRow],
         progress: Progress,
     ) -> None:
+        seen: _Seen = {}
         while batch := await _next_batch(rows):
             async with self.session_factory() as session:
                 await session.connection(execution_options={WRITE_TRANSACTION: True})
                 shape = await category_shape(session, job.category_id)
-                for row in batch:
-                    if not await self._row(session, job, viewer, shape, reader, row, progress):
-                        progress.skipped += 1
+                landed = await self._batch(
+                    session, job, viewer, shape, reader, batch, progress, seen
+                )
+                progress.skipped += len(batch) - landed
                 progress.rows_done += len(batch)
                 await self._save(session, ImportState.RUNNING, progress)
                 await self._commit(session)
@@ -306,6 +317,54 @@ class ImportRun:
             await session.connection(execution_options={WRITE_TRANSACTION: True})
             await self._save(session, ImportState.SUCCEEDED, progress)
             await self._commit(session)
+
+    async def _batch(
+        self,
+        session: AsyncSession,
+        job: ContactImport,
+        viewer: Viewer,
+        shape: CategoryShape,
+        reader: RowReader,
+        batch: Sequence[SheetRow],
+        progress: Progress,
+        seen: "_Seen",
+    ) -> int:
+        """Write a batch of rows: the new cards together (two statements), a card to update
+        through upsertOn one at a time. How many rows landed."""
+        fresh: list[tuple[SheetRow, NewCard]] = []
+        landed = 0
+        for row in batch:
+            details, values, problems = reader.read(row)
+            for column, field, message in problems:
+                progress.problem(row.line, column, field, message, ErrorCode.INVALID)
+            if problems:
+                continue
+            if job.upsert_on is not None and job.upsert_on in values:
+                existing = await imports.card_to_update(
+                    session, shape, job.upsert_on, values[job.upsert_on]
+                )
+                if existing is not None:
+                    landed += await self._row(session, job, viewer, shape, reader, row, progress)
+                    continue
+            try:
+                card = await new_card(
+                    session, viewer=viewer, shape=shape, details=details, values=values
+                )
+            except UserFacingError as exc:
+                _problems(progress, reader, row, exc)
+                continue
+            fresh.append((row, card))
+        fresh = await _unique_only(session, shape, reader, fresh, progress, seen)
+        try:
+            async with session.begin_nested():
+                created = await insert_cards(session, viewer=viewer, cards=[c for _, c in fresh])
+        except IntegrityError:
+            # A card written meanwhile took one of their unique values: one at a time.
+            for row, _ in fresh:
+                landed += await self._row(session, job, viewer, shape, reader, row, progress)
+            return landed
+        progress.created += len(created)
+        return landed + len(created)
 
     async def _row(
         self,
@@ -351,11 +410,7 @@ class ImportRun:
                     )
                     progress.created += 1
         except UserFacingError as exc:
-            for problem in exc.problems:
-                where = imports.problem_field(problem)
-                progress.problem(
-                    row.line, reader.columns.get(where or ""), where, problem.message, problem.code
-                )
+            _problems(progress, reader, row, exc)
             return False
         except IntegrityError:
             progress.problem(
@@ -420,6 +475,57 @@ class ImportRun:
             await self.storage.delete(key)
         except Exception:  # the file is of no more use; a leftover is only space
             logger.warning("Could not delete the file of import %s", self.import_id)
+
+
+# Unique values met so far in the file, by field key: the line of each.
+_Seen = dict[str, dict[Any, int]]
+
+
+def _problems(progress: Progress, reader: RowReader, row: SheetRow, exc: UserFacingError) -> None:
+    for problem in exc.problems:
+        where = imports.problem_field(problem)
+        progress.problem(
+            row.line, reader.columns.get(where or ""), where, problem.message, problem.code
+        )
+
+
+async def _unique_only(
+    session: AsyncSession,
+    shape: CategoryShape,
+    reader: RowReader,
+    fresh: list[tuple[SheetRow, NewCard]],
+    progress: Progress,
+    seen: _Seen,
+) -> list[tuple[SheetRow, NewCard]]:
+    """The new cards whose unique values no earlier row and no card has, the others' problems
+    noted (one query per unique field and batch; the unique indexes stay the last word)."""
+    for definition in (f for f in shape.active if f.unique):
+        key = definition.key
+        met = seen.setdefault(key, {})
+        given = [card.value(key) for _, card in fresh if card.value(key) is not None]
+        taken = await imports.taken_values(session, shape, key, given) if given else set()
+        kept = []
+        for row, card in fresh:
+            value = card.value(key)
+            if value is None:
+                kept.append((row, card))
+                continue
+            if value in met or value in taken:
+                where = f"line {met[value]}" if value in met else "a card"
+                progress.problem(
+                    row.line,
+                    reader.columns.get(key),
+                    key,
+                    f"{definition.label}: {where} in {shape.category.name} already has this value"
+                    if value in taken
+                    else f"{definition.label}: the row on {where} has this value too",
+                    ErrorCode.DUPLICATE,
+                )
+                continue
+            met[value] = row.line
+            kept.append((row, card))
+        fresh = kept
+    return fresh
 
 
 def _skip(rows: Iterator[SheetRow], count: int) -> None:

@@ -36,8 +36,8 @@ from services.contacts import CategoryShape
 from services.errors import ErrorCode, Problem, UserFacingError
 from services.field_index import category_literal, value_expression
 from services.ids import encode_id
+from services.spreadsheets import SheetFormat
 from services.spreadsheets.reading import (
-    SheetFormat,
     SheetReader,
     SheetReadError,
     SheetRow,
@@ -134,14 +134,14 @@ def open_checked(path: Path, options: ReadingOptions) -> SheetReader:
 
 
 def unreadable(exc: SheetReadError) -> UserFacingError:
-    where = f" (line {exc.line})" if exc.line is not None else ""
+    """The reader's problem (its message names the line or cell) as the import's."""
     field = {
         "UNKNOWN_ENCODING": "encoding",
         "BAD_DELIMITER": "delimiter",
         "NO_SUCH_SHEET": "sheetName",
         "FORMAT_MISMATCH": "format",
     }.get(exc.code, "file")
-    return UserFacingError.one(f"{exc.message}{where}", field=[field])
+    return UserFacingError.one(exc.message, field=[field])
 
 
 # --- the preview -------------------------------------------------------------------------------
@@ -561,6 +561,23 @@ async def card_to_update(
         .limit(1)
     )
     return found.scalar_one_or_none()
+
+
+async def taken_values(
+    session: AsyncSession, shape: CategoryShape, key: str, values: Sequence[Any]
+) -> set[Any]:
+    """Which of these stored values of a unique field cards of the category hold already."""
+    definition = shape.by_key[key]
+    dialect = (await session.connection()).dialect.name
+    expression = value_expression(dialect, key, FieldType(definition.type))
+    found = await session.execute(
+        select(expression).where(
+            category_literal(shape.category.id or 0),
+            col(Contact.deleted_at).is_(None),
+            expression.in_(set(values)),
+        )
+    )
+    return set(found.scalars())
 
 
 def mode_of(job: ContactImport) -> ImportMode:

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from services import import_jobs
+from services import contacts, import_jobs, imports
 from services.ids import decode_id
-from services.import_jobs import ImportRun, claim
+from services.import_jobs import claim
 from services.storage import ObjectMissingError
 from tests.conftest import Api
 from tests.helpers import count_rows, create_category, create_contact, create_field
@@ -362,17 +362,17 @@ async def test_a_worker_that_dies_midway_is_taken_over_where_it_left_off(
     category_id = await customers(admin)
     monkeypatch.setattr(import_jobs, "BATCH_ROWS", 2)
     rows = [f"Card {n};;;C{n};;;;;;" for n in range(7)]
-    original = ImportRun._row
-    written = 0
+    original = contacts.insert_cards
+    batches = 0
 
-    async def dying(self: ImportRun, *args: Any) -> bool:
-        nonlocal written
-        if written == 3:  # the second batch is under way: the process dies
+    async def dying(*args: Any, **kwargs: Any) -> list[int]:
+        nonlocal batches
+        batches += 1
+        if batches == 2:  # the second batch is under way: the process dies
             raise RuntimeError("the process died")
-        written += 1
-        return await original(self, *args)
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(ImportRun, "_row", dying)
+    monkeypatch.setattr(import_jobs, "insert_cards", dying)
     payload = await send(
         admin,
         IMPORT,
@@ -385,7 +385,7 @@ async def test_a_worker_that_dies_midway_is_taken_over_where_it_left_off(
     broken = (await admin.ok(READ, {"id": job_id}))["contactImport"]
     assert (broken["state"], broken["rowsDone"], broken["created"]) == ("RUNNING", 2, 2)
     # Its lease runs out; a worker takes it over and goes on after the batch that landed.
-    monkeypatch.setattr(ImportRun, "_row", original)
+    monkeypatch.setattr(import_jobs, "insert_cards", original)
     async with admin.engine.begin() as connection:
         past: Any = datetime(2000, 1, 1, tzinfo=UTC)
         if connection.dialect.name != "postgresql":
@@ -414,3 +414,26 @@ async def test_only_one_worker_claims_an_import(admin: Api) -> None:
         assert claimed.count(pk) == 1
     finally:
         admin.resources.imports.start()
+
+
+async def test_a_unique_value_taken_meanwhile_is_still_refused_by_line(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before a batch's insert can be overtaken by a card written meanwhile: the
+    unique index refuses the batch, and its rows go in one at a time."""
+    category_id = await customers(admin)
+    await create_contact(admin, category_id, "Existing", {"code": "TAKEN"})
+
+    async def nothing_taken(*_args: Any) -> set[Any]:
+        return set()
+
+    monkeypatch.setattr(imports, "taken_values", nothing_taken)
+    data = csv_bytes(HEADER, "Good;;;G1;;;;;;", "Taken;;;TAKEN;;;;;;", "Also good;;;G3;;;;;;")
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=MAPPING, mode="SKIP_INVALID"
+    )
+    assert (job["state"], job["created"], job["skipped"]) == ("SUCCEEDED", 2, 1)
+    assert [(e["line"], e["column"], e["code"]) for e in job["errors"]] == [
+        (3, "Code", "DUPLICATE")
+    ]
+    assert set(await cards_of(admin, category_id)) == {"Existing", "Good", "Also good"}

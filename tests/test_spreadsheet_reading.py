@@ -20,12 +20,11 @@ import pytest
 import xlsxwriter
 from openpyxl import Workbook
 
-from services.spreadsheets import reading
+from services.spreadsheets import SheetFormat, reading
 from services.spreadsheets.reading import (
     MAX_CELL_CHARS,
     MAX_COLUMNS,
     SheetErrorCode,
-    SheetFormat,
     SheetReader,
     SheetReadError,
     open_sheet,

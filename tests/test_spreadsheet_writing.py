@@ -17,6 +17,7 @@ import pytest
 import xlsxwriter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from services.spreadsheets import SheetFormat
 from services.spreadsheets.writing import (
     CHUNK_BYTES,
     EXCEL_MAX_CELL_CHARS,
@@ -26,7 +27,6 @@ from services.spreadsheets.writing import (
     Cell,
     Column,
     ColumnKind,
-    SheetFormat,
     XlsxSheetWriter,
     sheet_name_for_excel,
     sheet_writer,

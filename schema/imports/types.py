@@ -14,7 +14,7 @@ from schema.common import Info, Node, UserError, existing, node_type, user_error
 from services.auth import Viewer
 from services.ids import encode_id
 from services.imports import ColumnMapping, Preview, ReadingOptions
-from services.spreadsheets.reading import SheetFormat
+from services.spreadsheets import SheetFormat
 
 strawberry.enum(
     ImportMode,

@@ -51,6 +51,8 @@ from openpyxl.utils.exceptions import CellCoordinatesException, InvalidFileExcep
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
+from services.spreadsheets import SheetFormat
+
 # Bounds against hostile files (the upload's size is bounded by the caller).
 MAX_CELL_CHARS = 100_000
 MAX_COLUMNS = 500
@@ -115,11 +117,6 @@ _RUN_TEXT = f"{{{SHEET_MAIN_NS}}}r/{{{SHEET_MAIN_NS}}}t"
 
 Cell: TypeAlias = str | int | float | bool | datetime | date | time | timedelta | None
 _PLAIN = (int, float, datetime, date, time, timedelta)  # bool is an int
-
-
-class SheetFormat(StrEnum):  # the same as the exports' format, to become one enum
-    CSV = "CSV"
-    XLSX = "XLSX"
 
 
 class SheetErrorCode(StrEnum):

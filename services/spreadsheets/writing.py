@@ -59,6 +59,8 @@ from typing import Any, ClassVar, Self, TypeAlias
 
 import xlsxwriter
 
+from services.spreadsheets import SheetFormat
+
 # What finish() hands out at a time.
 CHUNK_BYTES = 256 * 1024
 # Excel's limits.
@@ -68,11 +70,6 @@ EXCEL_MAX_CELL_CHARS = 32_767
 EXCEL_MAX_SHEET_NAME = 31
 # Ends a text cut to EXCEL_MAX_CELL_CHARS (BMP characters only: one UTF-16 unit each).
 TRUNCATION_MARKER = "… [truncated]"
-
-
-class SheetFormat(StrEnum):
-    CSV = "CSV"
-    XLSX = "XLSX"
 
 
 class ColumnKind(StrEnum):
