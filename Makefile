@@ -59,6 +59,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.rooms
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.exports
+	$(BIN)/python -m bench.imports
 	$(BIN)/python -m bench.live
 
 # Rebuild GraphiQL's committed assets from graphiql/package-lock.json (needs Node 20+).

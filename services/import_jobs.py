@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -216,6 +216,7 @@ class ImportRun:
         self.storage = storage
         self.signals = signals
         self.import_id = import_id
+        self._analyzed_at: int | None = None  # cards written when `contact` was last analyzed
 
     async def run(self) -> None:
         async with self.session_factory() as session:
@@ -354,6 +355,7 @@ class ImportRun:
                 _problems(progress, reader, row, exc)
                 continue
             fresh.append((row, card))
+        await self._keep_statistics(session, progress.created + progress.updated)
         fresh = await _unique_only(session, shape, reader, fresh, progress, seen)
         try:
             async with session.begin_nested():
@@ -365,6 +367,18 @@ class ImportRun:
             return landed
         progress.created += len(created)
         return landed + len(created)
+
+    async def _keep_statistics(self, session: AsyncSession, written: int) -> None:
+        """On PostgreSQL, refresh the planner's statistics of `contact` when the run starts and
+        each time the cards it wrote have doubled: with statistics of a category that was
+        empty, the unique checks' lookups went through the wrong index, a scan per batch that
+        grew with the category (0.2-0.3 s a batch at 25,000 cards)."""
+        if (await session.connection()).dialect.name != "postgresql":
+            return
+        if self._analyzed_at is not None and written < max(2 * self._analyzed_at, BATCH_ROWS):
+            return
+        await session.execute(text("ANALYZE contact"))
+        self._analyzed_at = written
 
     async def _row(
         self,
