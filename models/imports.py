@@ -27,8 +27,12 @@ class ContactImport(SQLModel, table=True):
     __table_args__ = (Index("ix_contact_import_state", "state", "lease_until"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    category_id: int = Field(foreign_key="category.id", ondelete="CASCADE")
-    created_by_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    # Kept when the category or the user goes (the import then fails, and its file is
+    # deleted), so that no file is left in storage without a row naming it.
+    category_id: int | None = Field(default=None, foreign_key="category.id", ondelete="SET NULL")
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     mode: str = Field(max_length=16)
     state: str = Field(default=ImportState.PENDING, max_length=16)
     # The uploaded file, in storage until the import ends.

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from models.exports import Export
 from models.files import FileState, StoredFile
+from models.types import utcnow
 from models.users import User
 from resolvers.resources import Resources
 from services.auth import Viewer, authenticate, token_from_authorization
@@ -136,6 +137,8 @@ async def _export(request: Request, resources: Resources, export_id: int) -> Res
         # An export is its asker's: a report counts their private notes.
         if export is None or export.created_by_id != user.id:
             raise _RefusedError(404, "The export was not found", "NOT_FOUND")
+        if export.expires_at <= utcnow():  # with a token: a link checks its own expiry
+            raise _RefusedError(404, "The export has expired; ask for a new one", "NOT_FOUND")
         file = await open_export(resources.session_factory, export_id=export_id, viewer_id=user.id)
     except _RefusedError:
         raise
@@ -170,6 +173,10 @@ async def _export_body(chunks: AsyncIterator[bytes], export_id: int) -> AsyncIte
     except Exception:
         logger.warning("The download of export %s broke off", export_id, exc_info=True)
         raise
+    finally:
+        # A client gone midway cancels this generator: close the writer (and its temporary
+        # files) now rather than whenever the garbage collector finds it.
+        await chunks.aclose()  # type: ignore[attr-defined]
 
 
 async def _check_credentials(

@@ -109,7 +109,8 @@ def _apply_details(contact: Contact, details: Mapping[str, Any]) -> None:
 
 
 def checked_details(details: Mapping[str, Any]) -> dict[str, Any]:
-    """The built-in details given, each checked and in its stored form."""
+    """The built-in details given, each checked and in its stored form; every problem at
+    once."""
     checks = {
         "name": lambda v: _text(v, "name", 300, required=True),
         "org_number": lambda v: _text(v, "orgNumber", 64),
@@ -122,7 +123,16 @@ def checked_details(details: Mapping[str, Any]) -> dict[str, Any]:
         "address_region": lambda v: _text(v, "address.region", 200),
         "address_country": _country,
     }
-    return {name: checks[name](value) for name, value in details.items()}
+    checked: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, value in details.items():
+        try:
+            checked[name] = checks[name](value)
+        except UserFacingError as exc:
+            problems += exc.problems
+    if problems:
+        raise UserFacingError(problems)
+    return checked
 
 
 # --- custom values -----------------------------------------------------------------------------
@@ -380,10 +390,21 @@ async def new_card(
     details: Mapping[str, Any],
     values: Mapping[str, Any],
 ) -> NewCard:
-    """Check a new card's details and values (UserFacingError naming each problem); unique
-    values are checked when it is inserted."""
-    own = checked_details({"name": None, **details})
-    stored = await merge_values(session, shape, {}, values, creating=True)
+    """Check a new card's details and values (UserFacingError naming every problem of both);
+    unique values are checked when it is inserted."""
+    problems: list[Problem] = []
+    own: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
+    try:
+        own = checked_details({"name": None, **details})
+    except UserFacingError as exc:
+        problems += exc.problems
+    try:
+        stored = await merge_values(session, shape, {}, values, creating=True)
+    except UserFacingError as exc:
+        problems += exc.problems
+    if problems:
+        raise UserFacingError(problems)
     now = utcnow()
     row = {
         "category_id": shape.category.id,

@@ -158,7 +158,16 @@ async def import_to_read(session: AsyncSession, viewer: Viewer, import_id: int) 
 # --- claiming ----------------------------------------------------------------------------------
 
 
-async def claim(session_factory: async_sessionmaker[AsyncSession], now: datetime) -> int | None:
+@dataclass(frozen=True)
+class Claim:
+    """An import leased to a worker. `attempt` fences its writes: once another worker has
+    claimed the import (its lease ran out), this one's progress and commit are refused."""
+
+    import_id: int
+    attempt: int
+
+
+async def claim(session_factory: async_sessionmaker[AsyncSession], now: datetime) -> Claim | None:
     """The next import to run, now leased to the caller; None when there is none."""
     async with session_factory() as session:
         claimable = or_(
@@ -174,7 +183,7 @@ async def claim(session_factory: async_sessionmaker[AsyncSession], now: datetime
                 .limit(5)
             )
         ).scalars()
-        candidate_ids = list(candidates)
+        candidate_ids = [pk for pk in candidates if pk is not None]
         await session.rollback()
         for import_id in candidate_ids:
             await session.connection(execution_options={WRITE_TRANSACTION: True})
@@ -188,18 +197,26 @@ async def claim(session_factory: async_sessionmaker[AsyncSession], now: datetime
                     attempts=col(ContactImport.attempts) + 1,
                     started_at=now,
                 )
+                .returning(col(ContactImport.attempts))
             )
+            attempt = claimed.scalar_one_or_none()
             await session.commit()
-            if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                return import_id
+            if attempt is not None:
+                return Claim(import_id, attempt)
     return None
 
 
 # --- running -----------------------------------------------------------------------------------
 
+MAX_ATTEMPTS = 3  # runs that broke off (a crash, a bug) before the import is given up
+
 
 class _EndedError(Exception):
     """The import cannot go on: its FAILED message."""
+
+
+class _ClaimLostError(Exception):
+    """Another worker claimed the import: this run stops, and what it had not committed goes."""
 
 
 class ImportRun:
@@ -210,21 +227,24 @@ class ImportRun:
         session_factory: async_sessionmaker[AsyncSession],
         storage: Storage,
         signals: Signals,
-        import_id: int,
+        claimed: Claim,
     ) -> None:
         self.session_factory = session_factory
         self.storage = storage
         self.signals = signals
-        self.import_id = import_id
+        self.import_id = claimed.import_id
+        self.attempt = claimed.attempt
         self._analyzed_at: int | None = None  # cards written when `contact` was last analyzed
 
     async def run(self) -> None:
         async with self.session_factory() as session:
             job = await session.get(ContactImport, self.import_id)
             if job is None:
-                return  # its category was deleted meanwhile
-            user = await session.get(User, job.created_by_id)
+                return
+            user = await session.get(User, job.created_by_id) if job.created_by_id else None
         try:
+            if job.category_id is None:
+                raise _EndedError("The category was deleted")
             if user is None or not user.active or user.role not in (Role.MEMBER, Role.ADMIN):
                 raise _EndedError("The user who asked for the import may no longer write cards")
             viewer = Viewer(user)
@@ -232,24 +252,35 @@ class ImportRun:
                 options = ReadingOptions.of(job.reading)
                 sheet = await asyncio.to_thread(imports.open_checked, path, options)
                 with sheet:
-                    await self._rows(job, viewer, sheet)
+                    await self._rows(job, job.category_id, viewer, sheet)
         except _EndedError as ended:
             await self._finish(ImportState.FAILED, str(ended))
         except UserFacingError as exc:
             await self._finish(ImportState.FAILED, str(exc))
         except SheetReadError as exc:
             await self._finish(ImportState.FAILED, str(imports.unreadable(exc)))
+        except _ClaimLostError:
+            logger.warning("Import %s was taken over by another worker", self.import_id)
+        except Exception as exc:
+            if self.attempt < MAX_ATTEMPTS:
+                raise  # its lease runs out and a worker tries again
+            await self._finish(
+                ImportState.FAILED, f"The import broke off {self.attempt} times ({exc})"
+            )
+            logger.exception("Import %s is given up", self.import_id)
         finally:
             await self._forget_file(job.storage_key)
 
-    async def _rows(self, job: ContactImport, viewer: Viewer, sheet: SheetReader) -> None:
+    async def _rows(
+        self, job: ContactImport, category_id: int, viewer: Viewer, sheet: SheetReader
+    ) -> None:
         mode = ImportMode(job.mode)
         progress = Progress.of(job) if mode == ImportMode.SKIP_INVALID else Progress()
         rows = sheet.rows()
         # SKIP_INVALID: the batches that landed before are not read again.
         await asyncio.to_thread(_skip, rows, progress.rows_done)
         async with self.session_factory() as session:
-            fields = await fields_of(session, [job.category_id])
+            fields = await fields_of(session, [category_id])
             users = await imports.user_lookup(session)
         mapping = [ColumnMapping(m["column"], m["field"]) for m in job.mapping]
         try:
@@ -258,36 +289,35 @@ class ImportRun:
             raise _EndedError(
                 f"The category's fields changed since the import was asked: {exc}"
             ) from None
-        reader = RowReader(targets, users, ZoneInfo(job.time_zone))
+        writer = _Writer(
+            self, job, category_id, viewer, RowReader(targets, users, ZoneInfo(job.time_zone))
+        )
         if mode == ImportMode.ALL_OR_NOTHING:
-            await self._all_or_nothing(job, viewer, reader, rows, progress)
+            await self._all_or_nothing(writer, rows, progress)
         else:
-            await self._skipping_invalid(job, viewer, reader, rows, progress)
+            await self._skipping_invalid(writer, rows, progress)
 
     async def _all_or_nothing(
-        self,
-        job: ContactImport,
-        viewer: Viewer,
-        reader: RowReader,
-        rows: Iterator[SheetRow],
-        progress: Progress,
+        self, writer: "_Writer", rows: Iterator[SheetRow], progress: Progress
     ) -> None:
         async with self.session_factory() as session:
             await session.connection(execution_options={WRITE_TRANSACTION: True})
-            shape = await category_shape(session, job.category_id)
-            seen: _Seen = {}
+            shape = await category_shape(session, writer.category_id)
             while batch := await _next_batch(rows):
-                await self._batch(session, job, viewer, shape, reader, batch, progress, seen)
+                await writer.batch(session, shape, batch, progress)
                 progress.rows_done += len(batch)
-                await self._renew(job)
+                await self._renew(progress)
             if progress.error_count:
                 await session.rollback()
                 take_effects(session)
                 take_signals(session)
                 progress.created = progress.updated = 0
+                lines = len({problem["line"] for problem in progress.errors})
                 await self._finish(
                     ImportState.FAILED,
-                    f"{progress.error_count} rows have problems; nothing was imported",
+                    f"{progress.error_count} problems"
+                    + (f" in {lines} rows" if progress.error_count <= len(progress.errors) else "")
+                    + "; nothing was imported",
                     progress,
                 )
                 return
@@ -295,21 +325,13 @@ class ImportRun:
             await self._commit(session)
 
     async def _skipping_invalid(
-        self,
-        job: ContactImport,
-        viewer: Viewer,
-        reader: RowReader,
-        rows: Iterator[SheetRow],
-        progress: Progress,
+        self, writer: "_Writer", rows: Iterator[SheetRow], progress: Progress
     ) -> None:
-        seen: _Seen = {}
         while batch := await _next_batch(rows):
             async with self.session_factory() as session:
                 await session.connection(execution_options={WRITE_TRANSACTION: True})
-                shape = await category_shape(session, job.category_id)
-                landed = await self._batch(
-                    session, job, viewer, shape, reader, batch, progress, seen
-                )
+                shape = await category_shape(session, writer.category_id)
+                landed = await writer.batch(session, shape, batch, progress)
                 progress.skipped += len(batch) - landed
                 progress.rows_done += len(batch)
                 await self._save(session, ImportState.RUNNING, progress)
@@ -319,56 +341,7 @@ class ImportRun:
             await self._save(session, ImportState.SUCCEEDED, progress)
             await self._commit(session)
 
-    async def _batch(
-        self,
-        session: AsyncSession,
-        job: ContactImport,
-        viewer: Viewer,
-        shape: CategoryShape,
-        reader: RowReader,
-        batch: Sequence[SheetRow],
-        progress: Progress,
-        seen: "_Seen",
-    ) -> int:
-        """Write a batch of rows: the new cards together (two statements), a card to update
-        through upsertOn one at a time. How many rows landed."""
-        fresh: list[tuple[SheetRow, NewCard]] = []
-        landed = 0
-        for row in batch:
-            details, values, problems = reader.read(row)
-            for column, field, message in problems:
-                progress.problem(row.line, column, field, message, ErrorCode.INVALID)
-            if problems:
-                continue
-            if job.upsert_on is not None and job.upsert_on in values:
-                existing = await imports.card_to_update(
-                    session, shape, job.upsert_on, values[job.upsert_on]
-                )
-                if existing is not None:
-                    landed += await self._row(session, job, viewer, shape, reader, row, progress)
-                    continue
-            try:
-                card = await new_card(
-                    session, viewer=viewer, shape=shape, details=details, values=values
-                )
-            except UserFacingError as exc:
-                _problems(progress, reader, row, exc)
-                continue
-            fresh.append((row, card))
-        await self._keep_statistics(session, progress.created + progress.updated)
-        fresh = await _unique_only(session, shape, reader, fresh, progress, seen)
-        try:
-            async with session.begin_nested():
-                created = await insert_cards(session, viewer=viewer, cards=[c for _, c in fresh])
-        except IntegrityError:
-            # A card written meanwhile took one of their unique values: one at a time.
-            for row, _ in fresh:
-                landed += await self._row(session, job, viewer, shape, reader, row, progress)
-            return landed
-        progress.created += len(created)
-        return landed + len(created)
-
-    async def _keep_statistics(self, session: AsyncSession, written: int) -> None:
+    async def keep_statistics(self, session: AsyncSession, written: int) -> None:
         """On PostgreSQL, refresh the planner's statistics of `contact` when the run starts and
         each time the cards it wrote have doubled: with statistics of a category that was
         empty, the unique checks' lookups went through the wrong index, a scan per batch that
@@ -380,63 +353,16 @@ class ImportRun:
         await session.execute(text("ANALYZE contact"))
         self._analyzed_at = written
 
-    async def _row(
-        self,
-        session: AsyncSession,
-        job: ContactImport,
-        viewer: Viewer,
-        shape: CategoryShape,
-        reader: RowReader,
-        row: SheetRow,
-        progress: Progress,
-    ) -> bool:
-        """Write one row in a savepoint; its problems go to `progress`. Whether it landed."""
-        details, values, problems = reader.read(row)
-        for column, field, message in problems:
-            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
-        if problems:
-            return False
-        try:
-            async with session.begin_nested():
-                existing = None
-                if job.upsert_on is not None and job.upsert_on in values:
-                    existing = await imports.card_to_update(
-                        session, shape, job.upsert_on, values[job.upsert_on]
-                    )
-                if existing is not None:
-                    await update_contact(
-                        session,
-                        actor_id=viewer.id,
-                        contact_id=existing,
-                        details=details,
-                        values=values,
-                        shape=shape,
-                    )
-                    progress.updated += 1
-                else:
-                    await create_contact(
-                        session,
-                        viewer=viewer,
-                        category_id=job.category_id,
-                        details=details,
-                        values=values,
-                        shape=shape,
-                    )
-                    progress.created += 1
-        except UserFacingError as exc:
-            _problems(progress, reader, row, exc)
-            return False
-        except IntegrityError:
-            progress.problem(
-                row.line, None, None, "The row conflicts with a card written meanwhile", "CONFLICT"
-            )
-            return False
-        return True
-
     async def _save(self, session: AsyncSession, state: ImportState, progress: Progress) -> None:
-        job = await session.get(ContactImport, self.import_id, populate_existing=True)
+        """Progress, in the transaction that made it, if the import is still this run's (its
+        row is locked until the commit, so that no worker claims it in between)."""
+        job = await session.get(
+            ContactImport, self.import_id, with_for_update=True, populate_existing=True
+        )
         if job is None:
             raise _EndedError("The import was deleted")
+        if job.attempts != self.attempt or job.state != ImportState.RUNNING:
+            raise _ClaimLostError
         progress.save(job)
         job.state = state
         now = utcnow()
@@ -450,27 +376,39 @@ class ImportRun:
         self.signals.emit(take_signals(session))
         await run_effects(take_effects(session))
 
-    async def _renew(self, job: ContactImport) -> None:
-        """Keep the lease while one long transaction runs (PostgreSQL: on another connection;
-        SQLite, whose one writer is this import, needs none: nobody else can claim it)."""
+    def _still_ours(self) -> Any:
+        return (
+            (col(ContactImport.id) == self.import_id)
+            & (col(ContactImport.attempts) == self.attempt)
+            & (col(ContactImport.state) == ImportState.RUNNING)
+        )
+
+    async def _renew(self, progress: Progress) -> None:
+        """Keep the lease, and show the rows read, while one long transaction runs
+        (PostgreSQL: on another connection; SQLite, whose one writer is this import, needs
+        none: nobody else can claim it)."""
         async with self.session_factory() as session:
             if (await session.connection()).dialect.name == "sqlite":
                 return
-            await session.execute(
+            renewed = await session.execute(
                 update(ContactImport)
-                .where(col(ContactImport.id) == self.import_id)
-                .values(lease_until=utcnow() + LEASE)
+                .where(self._still_ours())
+                .values(lease_until=utcnow() + LEASE, rows_done=progress.rows_done)
             )
             await session.commit()
+            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+                raise _ClaimLostError
 
     async def _finish(
         self, state: ImportState, failure: str | None, progress: Progress | None = None
     ) -> None:
         async with self.session_factory() as session:
             await session.connection(execution_options={WRITE_TRANSACTION: True})
-            job = await session.get(ContactImport, self.import_id)
-            if job is None:
-                return
+            job = await session.get(
+                ContactImport, self.import_id, with_for_update=True, populate_existing=True
+            )
+            if job is None or job.attempts != self.attempt or job.state != ImportState.RUNNING:
+                return  # deleted, or another worker's now
             if progress is not None:
                 progress.save(job)
             job.state = state
@@ -483,20 +421,178 @@ class ImportRun:
     async def _forget_file(self, key: str) -> None:
         async with self.session_factory() as session:
             job = await session.get(ContactImport, self.import_id)
-            if job is not None and job.state == ImportState.RUNNING:
-                return  # it goes on (another worker took it over)
+            if job is not None and job.state in (ImportState.RUNNING, ImportState.PENDING):
+                return  # it goes on (this run broke off, or another worker took it over)
         try:
             await self.storage.delete(key)
         except Exception:  # the file is of no more use; a leftover is only space
             logger.warning("Could not delete the file of import %s", self.import_id)
 
 
+class _Writer:
+    """Writes an import's rows: the new cards of a batch together (two statements), a card to
+    update through upsertOn one at a time; every problem of a row to the progress."""
+
+    def __init__(
+        self,
+        run: ImportRun,
+        job: ContactImport,
+        category_id: int,
+        viewer: Viewer,
+        reader: RowReader,
+    ) -> None:
+        self.run = run
+        self.upsert_on = job.upsert_on
+        self.category_id = category_id
+        self.viewer = viewer
+        self.reader = reader
+        self.seen: _Seen = {}  # unique values of earlier rows
+
+    async def batch(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        batch: Sequence[SheetRow],
+        progress: Progress,
+    ) -> int:
+        """Write a batch of rows; how many landed."""
+        fresh: list[tuple[SheetRow, NewCard]] = []
+        pending: set[Any] = set()  # the fresh rows' upsertOn values
+        landed = 0
+        for row in batch:
+            details, values, problems = self.reader.read(row)
+            key = self.upsert_on
+            if key is not None and key in values and not problems:
+                if values[key] in pending:
+                    # An earlier row of the batch adds the card this row updates: add it first.
+                    landed += await self._insert(session, shape, fresh, progress)
+                    fresh, pending = [], set()
+                try:
+                    existing = await imports.card_to_update(session, shape, key, values[key])
+                except ValueError as exc:
+                    problems.append((self.reader.columns[key], key, str(exc)))
+                else:
+                    if existing is not None:
+                        landed += await self.row(session, shape, row, progress, existing)
+                        continue
+            card = await self._checked(session, shape, row, details, values, problems, progress)
+            if card is not None:
+                fresh.append((row, card))
+                if key is not None and card.value(key) is not None:
+                    pending.add(card.value(key))
+        return landed + await self._insert(session, shape, fresh, progress)
+
+    async def _checked(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        row: SheetRow,
+        details: dict[str, Any],
+        values: dict[str, Any],
+        problems: list[tuple[str, str, str]],
+        progress: Progress,
+    ) -> NewCard | None:
+        """The row as a new card, or None and each of its problems noted: its unreadable
+        cells, then what the card's checks find in the others."""
+        for column, field, message in problems:
+            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
+        unreadable = {field for _, field, _ in problems}
+        try:
+            card = await new_card(
+                session, viewer=self.viewer, shape=shape, details=details, values=values
+            )
+        except UserFacingError as exc:
+            kept = [p for p in exc.problems if imports.problem_field(p) not in unreadable]
+            _problems(progress, self.reader, row, UserFacingError(kept) if kept else None)
+            return None
+        return card if not problems else None
+
+    async def _insert(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        fresh: list[tuple[SheetRow, NewCard]],
+        progress: Progress,
+    ) -> int:
+        """Insert the batch's new cards whose unique values are free; how many landed."""
+        if not fresh:
+            return 0
+        await self.run.keep_statistics(session, progress.created + progress.updated)
+        fresh = await _unique_only(session, shape, self.reader, fresh, progress, self.seen)
+        try:
+            async with session.begin_nested():
+                created = await insert_cards(
+                    session, viewer=self.viewer, cards=[card for _, card in fresh]
+                )
+        except IntegrityError:
+            # A card written meanwhile took one of their unique values: one at a time, and
+            # their values are no longer counted as met (some of them will not land).
+            for key, met in self.seen.items():
+                for row, card in fresh:
+                    if met.get(card.value(key)) == row.line:
+                        del met[card.value(key)]
+            landed = 0
+            for row, _ in fresh:
+                landed += await self.row(session, shape, row, progress, None)
+            return landed
+        progress.created += len(created)
+        return len(created)
+
+    async def row(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        row: SheetRow,
+        progress: Progress,
+        existing: int | None,
+    ) -> bool:
+        """Write one row in a savepoint: update `existing`, or add a card. Whether it landed."""
+        details, values, problems = self.reader.read(row)
+        for column, field, message in problems:
+            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
+        if problems:
+            return False
+        try:
+            async with session.begin_nested():
+                if existing is not None:
+                    await update_contact(
+                        session,
+                        actor_id=self.viewer.id,
+                        contact_id=existing,
+                        details=details,
+                        values=values,
+                        shape=shape,
+                    )
+                    progress.updated += 1
+                else:
+                    await create_contact(
+                        session,
+                        viewer=self.viewer,
+                        category_id=self.category_id,
+                        details=details,
+                        values=values,
+                        shape=shape,
+                    )
+                    progress.created += 1
+        except UserFacingError as exc:
+            _problems(progress, self.reader, row, exc)
+            return False
+        except IntegrityError:
+            progress.problem(
+                row.line, None, None, "The row conflicts with a card written meanwhile", "CONFLICT"
+            )
+            return False
+        return True
+
+
 # Unique values met so far in the file, by field key: the line of each.
 _Seen = dict[str, dict[Any, int]]
 
 
-def _problems(progress: Progress, reader: RowReader, row: SheetRow, exc: UserFacingError) -> None:
-    for problem in exc.problems:
+def _problems(
+    progress: Progress, reader: RowReader, row: SheetRow, exc: UserFacingError | None
+) -> None:
+    for problem in exc.problems if exc is not None else ():
         where = imports.problem_field(problem)
         progress.problem(
             row.line, reader.columns.get(where or ""), where, problem.message, problem.code
@@ -607,14 +703,16 @@ class ImportRunner:
     async def run_pending(self) -> int:
         """Run every import there is to claim; how many ran."""
         ran = 0
-        while (import_id := await claim(self.session_factory, utcnow())) is not None:
+        while (claimed := await claim(self.session_factory, utcnow())) is not None:
             try:
-                await ImportRun(self.session_factory, self.storage, self.signals, import_id).run()
+                await ImportRun(self.session_factory, self.storage, self.signals, claimed).run()
             except Exception:
-                logger.exception("Import %s broke off; its lease lets it be taken again", import_id)
+                logger.exception(
+                    "Import %s broke off; its lease lets it be taken again", claimed.import_id
+                )
             ran += 1
             async with self._finished:
-                self._runs[import_id] += 1
+                self._runs[claimed.import_id] += 1
                 self._finished.notify_all()
         return ran
 

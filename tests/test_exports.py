@@ -4,7 +4,7 @@ and read back with the csv module and openpyxl, on SQLite and PostgreSQL."""
 import csv
 import io
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import openpyxl
 import pytest
+from sqlalchemy import text
 
 from services import exports
 from tests.conftest import Api
@@ -303,6 +304,15 @@ async def test_an_export_is_downloaded_by_its_asker_only(admin: Api) -> None:
     assert head.status_code == 200
     assert head.content == b""
     assert "attachment" in head.headers["content-disposition"]
+    # Past its time, the token does not download it either.
+    async with admin.engine.begin() as connection:
+        past: Any = datetime(2000, 1, 1, tzinfo=UTC)
+        if connection.dialect.name != "postgresql":
+            past = past.strftime("%Y-%m-%d %H:%M:%S.%f")
+        await connection.execute(text("UPDATE export SET expires_at = :past"), {"past": past})
+    late = await admin.client.get(path, headers={"Authorization": f"Bearer {admin.admin_token}"})
+    assert late.status_code == 404
+    assert "expired" in late.json()["errors"][0]["message"]
 
 
 def _number(path: str) -> int:

@@ -12,10 +12,16 @@ from sqlalchemy import text
 
 from services import contacts, import_jobs, imports
 from services.ids import decode_id
-from services.import_jobs import claim
+from services.import_jobs import ImportRun, claim
 from services.storage import ObjectMissingError
 from tests.conftest import Api
-from tests.helpers import count_rows, create_category, create_contact, create_field
+from tests.helpers import (
+    CATEGORY_DELETE,
+    count_rows,
+    create_category,
+    create_contact,
+    create_field,
+)
 from tests.test_files import PREFLIGHT, multipart
 
 ERRORS = "userErrors { field message code }"
@@ -411,7 +417,7 @@ async def test_only_one_worker_claims_an_import(admin: Api) -> None:
         pk = decode_id(payload["contactImport"]["id"], "ContactImport")
         factory = admin.resources.session_factory
         claimed = await asyncio.gather(*(claim(factory, datetime.now(UTC)) for _ in range(8)))
-        assert claimed.count(pk) == 1
+        assert [c.import_id for c in claimed if c is not None] == [pk]
     finally:
         admin.resources.imports.start()
 
@@ -437,3 +443,115 @@ async def test_a_unique_value_taken_meanwhile_is_still_refused_by_line(
         (3, "Code", "DUPLICATE")
     ]
     assert set(await cards_of(admin, category_id)) == {"Existing", "Good", "Also good"}
+
+
+async def test_a_run_whose_import_was_taken_over_writes_nothing(admin: Api) -> None:
+    """A worker stalled past its lease: another claims the import and runs it; the stalled
+    one's writes are refused, so no row lands twice."""
+    category_id = await customers(admin)
+    await admin.resources.imports.stop()
+    try:
+        rows = [f"Card {n};;;C{n};;;;;;" for n in range(5)]
+        for mode in ("ALL_OR_NOTHING", "SKIP_INVALID"):
+            payload = await send(
+                admin,
+                IMPORT,
+                {"categoryId": category_id, "mapping": MAPPING, "mode": mode},
+                csv_bytes(HEADER, *[row.replace("C", mode) for row in rows]),
+            )
+            assert payload["userErrors"] == []
+            factory, resources = admin.resources.session_factory, admin.resources
+            stalled = await claim(factory, datetime.now(UTC))
+            later = await claim(factory, datetime.now(UTC) + import_jobs.LEASE * 2)
+            assert stalled is not None
+            assert later is not None
+            assert later.attempt == stalled.attempt + 1
+            await ImportRun(factory, resources.storage, resources.signals, stalled).run()
+            await ImportRun(factory, resources.storage, resources.signals, later).run()
+            job = (await admin.ok(READ, {"id": payload["contactImport"]["id"]}))["contactImport"]
+            assert (job["state"], job["created"]) == ("SUCCEEDED", 5), mode
+        names = list(await cards_of(admin, category_id))
+        assert len(names) == 10  # five of each, none twice
+    finally:
+        admin.resources.imports.start()
+
+
+async def test_upsert_rows_of_one_value_add_then_update_in_any_batch(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category_id = await customers(admin)
+    data = csv_bytes(HEADER, "First;;;X1;;1;;;;", "Second;;;X1;;2;;;;", "Other;;;X2;;;;;;")
+    for batch_rows in (500, 1):
+        monkeypatch.setattr(import_jobs, "BATCH_ROWS", batch_rows)
+        job = await run_import(
+            admin, data, categoryId=category_id, mapping=MAPPING, upsertOn="code"
+        )
+        assert job["state"] == "SUCCEEDED", (batch_rows, job["errors"])
+        cards = await cards_of(admin, category_id)
+        assert cards["Second"]["values"]["employees"] == 2
+        assert set(cards) == {"Second", "Other"}
+
+
+async def test_a_bad_upsert_value_is_a_problem_of_its_row(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_field(admin, category_id, "number", "INTEGER", unique=True)
+    mapping = [{"column": "Name", "field": "name"}, {"column": "Number", "field": "number"}]
+    data = csv_bytes("Name;Number", "Good;1", f"Huge;{10**26}", "Also good;3")
+    job = await run_import(
+        admin,
+        data,
+        categoryId=category_id,
+        mapping=mapping,
+        upsertOn="number",
+        mode="SKIP_INVALID",
+    )
+    assert (job["state"], job["created"], job["skipped"]) == ("SUCCEEDED", 2, 1), job
+    assert [(e["line"], e["column"]) for e in job["errors"]] == [(3, "Number")]
+
+
+async def test_every_problem_of_a_row_is_reported(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_field(admin, category_id, "size", "INTEGER", required=True)
+    mapping = [*MAPPING, {"column": "Country", "field": "address.country"}]
+    mapping += [{"column": "Size", "field": "size"}]
+    data = csv_bytes(HEADER + ";Country;Size", "Bad;not-a-mail;;B1;;many;;;;;Norway;")
+    job = await run_import(admin, data, categoryId=category_id, mapping=mapping)
+    assert job["state"] == "FAILED"
+    found = sorted((e["column"], e["code"]) for e in job["errors"])
+    assert found == [
+        ("Country", "INVALID"),
+        ("E-mail", "INVALID"),
+        ("Employees", "INVALID"),
+        ("Size", "REQUIRED"),
+    ], job["errors"]
+    assert job["failure"] == "4 problems in 1 rows; nothing was imported"
+
+
+async def test_an_import_whose_category_goes_fails_and_leaves_no_file(admin: Api) -> None:
+    category_id = (await create_category(admin, "leads"))["id"]
+    await admin.resources.imports.stop()
+    try:
+        payload = await send(
+            admin,
+            IMPORT,
+            {"categoryId": category_id, "mapping": [{"column": "Name", "field": "name"}]},
+            csv_bytes("Name", "Acme"),
+        )
+        job_id = payload["contactImport"]["id"]
+        async with admin.engine.connect() as connection:
+            key = (
+                await connection.execute(text("SELECT storage_key FROM contact_import"))
+            ).scalar_one()
+        await admin.ok(CATEGORY_DELETE, {"input": {"id": category_id}})
+    finally:
+        admin.resources.imports.start()
+    admin.resources.imports.wake()
+    await asyncio.wait_for(admin.resources.imports.ran(decode_id(job_id, "ContactImport")), 60)
+    job = (await admin.ok(READ, {"id": job_id}))["contactImport"]
+    assert (job["state"], job["failure"], job["category"]) == (
+        "FAILED",
+        "The category was deleted",
+        None,
+    )
+    with pytest.raises(ObjectMissingError):
+        await admin.resources.storage.open(key)

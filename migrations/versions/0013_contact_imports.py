@@ -22,8 +22,8 @@ def upgrade() -> None:
     op.create_table(
         "contact_import",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("category_id", sa.Integer(), nullable=False),
-        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
@@ -45,8 +45,8 @@ def upgrade() -> None:
         sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["category_id"], ["category.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["created_by_id"], ["user_account.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["category_id"], ["category.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["created_by_id"], ["user_account.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_contact_import_state", "contact_import", ["state", "lease_until"])

@@ -10,7 +10,7 @@ from models.imports import ImportMode, ImportState
 from models.users import Role
 from resolvers.files import ReceivedFile
 from schema.categories.types import Category
-from schema.common import Info, Node, UserError, existing, node_type, user_errors_field
+from schema.common import Info, Node, UserError, node_type, user_errors_field
 from services.auth import Viewer
 from services.ids import encode_id
 from services.imports import ColumnMapping, Preview, ReadingOptions
@@ -96,11 +96,12 @@ class ContactImport(Node):
             _model=model,
         )
 
-    @strawberry.field
-    async def category(self, info: Info) -> Category:
-        return Category.of(
-            existing(await info.context.loaders.category.load(self._model.category_id))
-        )
+    @strawberry.field(description="Null once the category is deleted.")
+    async def category(self, info: Info) -> Category | None:
+        if self._model.category_id is None:
+            return None
+        found = await info.context.loaders.category.load(self._model.category_id)
+        return Category.of(found) if found is not None else None
 
 
 @strawberry.type
