@@ -4,18 +4,22 @@ claimed by a worker of any process, run, and readable with their progress meanwh
 A worker claims an import with a lease (one conditional UPDATE, which only one worker wins on
 either database) and renews it as it goes; an import whose worker died (its lease ran out) is
 claimed again: SKIP_INVALID goes on after the last batch that landed, ALL_OR_NOTHING (which
-wrote nothing) starts over. The file is deleted from storage when the import ends.
+wrote nothing) starts over. The claim's attempt number fences a run: once another worker has
+claimed the import, the stalled run's progress and commit are refused. The file is deleted
+from storage when the import ends.
 """
 
 import asyncio
 import contextlib
 import logging
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, text, update
@@ -35,8 +39,10 @@ from services.contacts import (
     CategoryShape,
     NewCard,
     category_shape,
+    checked_details,
     create_contact,
     insert_cards,
+    merge_values,
     new_card,
     update_contact,
 )
@@ -300,29 +306,39 @@ class ImportRun:
     async def _all_or_nothing(
         self, writer: "_Writer", rows: Iterator[SheetRow], progress: Progress
     ) -> None:
-        async with self.session_factory() as session:
-            await session.connection(execution_options={WRITE_TRANSACTION: True})
-            shape = await category_shape(session, writer.category_id)
+        """Check every row first, reading only, with what each will write kept in a local
+        file; then, if no row has a problem, write it all in one transaction. The write
+        transaction is short (inserts of checked rows), so other writers (SQLite) and live
+        events (PostgreSQL) wait for it only that long."""
+        with tempfile.TemporaryFile() as planned:
             while batch := await _next_batch(rows):
-                await writer.batch(session, shape, batch, progress)
+                async with self.session_factory() as session:
+                    shape = await category_shape(session, writer.category_id)
+                    plan = await writer.plan(session, shape, batch, progress)
+                await asyncio.to_thread(pickle.dump, plan, planned)
                 progress.rows_done += len(batch)
                 await self._renew(progress)
-            if progress.error_count:
-                await session.rollback()
-                take_effects(session)
-                take_signals(session)
-                progress.created = progress.updated = 0
-                lines = len({problem["line"] for problem in progress.errors})
-                await self._finish(
-                    ImportState.FAILED,
-                    f"{progress.error_count} problems"
-                    + (f" in {lines} rows" if progress.error_count <= len(progress.errors) else "")
-                    + "; nothing was imported",
-                    progress,
-                )
-                return
-            await self._save(session, ImportState.SUCCEEDED, progress)
-            await self._commit(session)
+            if not progress.error_count:
+                await asyncio.to_thread(planned.seek, 0)
+                async with self.session_factory() as session:
+                    await session.connection(execution_options={WRITE_TRANSACTION: True})
+                    shape = await category_shape(session, writer.category_id)
+                    while (checked := await asyncio.to_thread(_next_plan, planned)) is not None:
+                        await writer.apply(session, shape, checked, progress)
+                    if not progress.error_count:
+                        await self._save(session, ImportState.SUCCEEDED, progress)
+                        await self._commit(session)
+                        return
+        progress.created = progress.updated = 0
+        lines = len({problem["line"] for problem in progress.errors})
+        counted = progress.error_count <= len(progress.errors)
+        await self._finish(
+            ImportState.FAILED,
+            f"{progress.error_count} problems"
+            + (f" in {lines} rows" if counted else "")
+            + "; nothing was imported",
+            progress,
+        )
 
     async def _skipping_invalid(
         self, writer: "_Writer", rows: Iterator[SheetRow], progress: Progress
@@ -331,7 +347,8 @@ class ImportRun:
             async with self.session_factory() as session:
                 await session.connection(execution_options={WRITE_TRANSACTION: True})
                 shape = await category_shape(session, writer.category_id)
-                landed = await writer.batch(session, shape, batch, progress)
+                plan = await writer.plan(session, shape, batch, progress)
+                landed = await writer.apply(session, shape, plan, progress)
                 progress.skipped += len(batch) - landed
                 progress.rows_done += len(batch)
                 await self._save(session, ImportState.RUNNING, progress)
@@ -384,12 +401,9 @@ class ImportRun:
         )
 
     async def _renew(self, progress: Progress) -> None:
-        """Keep the lease, and show the rows read, while one long transaction runs
-        (PostgreSQL: on another connection; SQLite, whose one writer is this import, needs
-        none: nobody else can claim it)."""
+        """Keep the lease, and show the rows read, while ALL_OR_NOTHING checks its rows."""
         async with self.session_factory() as session:
-            if (await session.connection()).dialect.name == "sqlite":
-                return
+            await session.connection(execution_options={WRITE_TRANSACTION: True})
             renewed = await session.execute(
                 update(ContactImport)
                 .where(self._still_ours())
@@ -429,9 +443,24 @@ class ImportRun:
             logger.warning("Could not delete the file of import %s", self.import_id)
 
 
+# An update through upsertOn: (line, the card or None for one an earlier row adds, the value,
+# details, values).
+_Update = tuple[int, int | None, Any, dict[str, Any], dict[str, Any]]
+_REFUSED = object()  # a row whose problems are noted
+
+
+@dataclass
+class _Plan:
+    """What a batch of rows will write, once checked: new cards (inserted together), then
+    updates through upsertOn (of a card found by its value when the row was checked, or of one
+    an earlier row adds)."""
+
+    new: list[tuple[int, dict[str, Any], dict[str, Any], NewCard]] = field(default_factory=list)
+    updates: list[_Update] = field(default_factory=list)
+
+
 class _Writer:
-    """Writes an import's rows: the new cards of a batch together (two statements), a card to
-    update through upsertOn one at a time; every problem of a row to the progress."""
+    """Checks an import's rows (every problem of a row to the progress) and writes them."""
 
     def __init__(
         self,
@@ -446,41 +475,70 @@ class _Writer:
         self.category_id = category_id
         self.viewer = viewer
         self.reader = reader
-        self.seen: _Seen = {}  # unique values of earlier rows
+        self.seen: _Seen = {}  # unique values of earlier rows, with their lines
+        self.added: set[Any] = set()  # upsertOn values of cards that earlier rows add
 
-    async def batch(
+    async def plan(
         self,
         session: AsyncSession,
         shape: CategoryShape,
         batch: Sequence[SheetRow],
         progress: Progress,
-    ) -> int:
-        """Write a batch of rows; how many landed."""
-        fresh: list[tuple[SheetRow, NewCard]] = []
-        pending: set[Any] = set()  # the fresh rows' upsertOn values
-        landed = 0
+    ) -> _Plan:
+        """Check a batch of rows, writing nothing."""
+        plan = _Plan()
+        fresh: list[tuple[SheetRow, dict[str, Any], dict[str, Any], NewCard]] = []
         for row in batch:
             details, values, problems = self.reader.read(row)
             key = self.upsert_on
             if key is not None and key in values and not problems:
-                if values[key] in pending:
-                    # An earlier row of the batch adds the card this row updates: add it first.
-                    landed += await self._insert(session, shape, fresh, progress)
-                    fresh, pending = [], set()
-                try:
-                    existing = await imports.card_to_update(session, shape, key, values[key])
-                except ValueError as exc:
-                    problems.append((self.reader.columns[key], key, str(exc)))
-                else:
-                    if existing is not None:
-                        landed += await self.row(session, shape, row, progress, existing)
-                        continue
+                update = await self._update_of(session, shape, row, details, values, progress)
+                if update is _REFUSED:
+                    continue
+                if update is not None:
+                    plan.updates.append(cast(_Update, update))
+                    continue
             card = await self._checked(session, shape, row, details, values, problems, progress)
             if card is not None:
-                fresh.append((row, card))
+                fresh.append((row, details, values, card))
                 if key is not None and card.value(key) is not None:
-                    pending.add(card.value(key))
-        return landed + await self._insert(session, shape, fresh, progress)
+                    self.added.add(card.value(key))  # a later row updates it
+        await self.run.keep_statistics(session, progress.created + progress.updated)
+        candidates = [(row, card) for row, _, _, card in fresh]
+        kept = await _unique_only(session, shape, self.reader, candidates, progress, self.seen)
+        lines = {row.line for row, _ in kept}
+        plan.new = [(row.line, d, v, card) for row, d, v, card in fresh if row.line in lines]
+        return plan
+
+    async def _update_of(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        row: SheetRow,
+        details: dict[str, Any],
+        values: dict[str, Any],
+        progress: Progress,
+    ) -> "_Update | object | None":
+        """The update this row makes through upsertOn, if a card (or an earlier row) has its
+        value; None for a new card; _REFUSED for a row with problems (noted)."""
+        key = self.upsert_on
+        assert key is not None
+        value = values[key]
+        try:
+            existing = await imports.card_to_update(session, shape, key, value)
+        except ValueError as exc:
+            progress.problem(row.line, self.reader.columns[key], key, str(exc), ErrorCode.INVALID)
+            return _REFUSED
+        if existing is None and value not in self.added:
+            return None
+        # Checked as an update checks: the values given, no required field missing.
+        try:
+            checked_details(details)
+            await merge_values(session, shape, {}, values, creating=False)
+        except UserFacingError as exc:
+            _problems(progress, self.reader, row.line, exc)
+            return _REFUSED
+        return (row.line, existing, value, details, values)
 
     async def _checked(
         self,
@@ -494,64 +552,53 @@ class _Writer:
     ) -> NewCard | None:
         """The row as a new card, or None and each of its problems noted: its unreadable
         cells, then what the card's checks find in the others."""
-        for column, field, message in problems:
-            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
-        unreadable = {field for _, field, _ in problems}
+        for column, field_key, message in problems:
+            progress.problem(row.line, column, field_key, message, ErrorCode.INVALID)
+        unreadable = {field_key for _, field_key, _ in problems}
         try:
             card = await new_card(
                 session, viewer=self.viewer, shape=shape, details=details, values=values
             )
         except UserFacingError as exc:
             kept = [p for p in exc.problems if imports.problem_field(p) not in unreadable]
-            _problems(progress, self.reader, row, UserFacingError(kept) if kept else None)
+            _problems(progress, self.reader, row.line, UserFacingError(kept) if kept else None)
             return None
         return card if not problems else None
 
-    async def _insert(
-        self,
-        session: AsyncSession,
-        shape: CategoryShape,
-        fresh: list[tuple[SheetRow, NewCard]],
-        progress: Progress,
+    async def apply(
+        self, session: AsyncSession, shape: CategoryShape, plan: _Plan, progress: Progress
     ) -> int:
-        """Insert the batch's new cards whose unique values are free; how many landed."""
-        if not fresh:
-            return 0
-        await self.run.keep_statistics(session, progress.created + progress.updated)
-        fresh = await _unique_only(session, shape, self.reader, fresh, progress, self.seen)
+        """Write a checked batch; how many rows landed (each that did not, its problem noted)."""
+        landed = 0
         try:
             async with session.begin_nested():
                 created = await insert_cards(
-                    session, viewer=self.viewer, cards=[card for _, card in fresh]
+                    session, viewer=self.viewer, cards=[card for *_, card in plan.new]
                 )
+            progress.created += len(created)
+            landed += len(created)
         except IntegrityError:
-            # A card written meanwhile took one of their unique values: one at a time, and
-            # their values are no longer counted as met (some of them will not land).
-            for key, met in self.seen.items():
-                for row, card in fresh:
-                    if met.get(card.value(key)) == row.line:
-                        del met[card.value(key)]
-            landed = 0
-            for row, _ in fresh:
-                landed += await self.row(session, shape, row, progress, None)
-            return landed
-        progress.created += len(created)
-        return len(created)
+            # A card written meanwhile took one of their unique values: one at a time.
+            for line, details, values, _ in plan.new:
+                landed += await self._one(session, shape, line, None, details, values, progress)
+        key = self.upsert_on
+        for line, existing, value, details, values in plan.updates:
+            if existing is None and key is not None:
+                existing = await imports.card_to_update(session, shape, key, value)
+            landed += await self._one(session, shape, line, existing, details, values, progress)
+        return landed
 
-    async def row(
+    async def _one(
         self,
         session: AsyncSession,
         shape: CategoryShape,
-        row: SheetRow,
-        progress: Progress,
+        line: int,
         existing: int | None,
+        details: dict[str, Any],
+        values: dict[str, Any],
+        progress: Progress,
     ) -> bool:
         """Write one row in a savepoint: update `existing`, or add a card. Whether it landed."""
-        details, values, problems = self.reader.read(row)
-        for column, field, message in problems:
-            progress.problem(row.line, column, field, message, ErrorCode.INVALID)
-        if problems:
-            return False
         try:
             async with session.begin_nested():
                 if existing is not None:
@@ -575,14 +622,22 @@ class _Writer:
                     )
                     progress.created += 1
         except UserFacingError as exc:
-            _problems(progress, self.reader, row, exc)
+            _problems(progress, self.reader, line, exc)
             return False
         except IntegrityError:
             progress.problem(
-                row.line, None, None, "The row conflicts with a card written meanwhile", "CONFLICT"
+                line, None, None, "The row conflicts with a card written meanwhile", "CONFLICT"
             )
             return False
         return True
+
+
+def _next_plan(planned: IO[bytes]) -> _Plan | None:
+    try:
+        plan: _Plan = pickle.load(planned)  # noqa: S301 - a file this run wrote itself
+    except EOFError:
+        return None
+    return plan
 
 
 # Unique values met so far in the file, by field key: the line of each.
@@ -590,12 +645,12 @@ _Seen = dict[str, dict[Any, int]]
 
 
 def _problems(
-    progress: Progress, reader: RowReader, row: SheetRow, exc: UserFacingError | None
+    progress: Progress, reader: RowReader, line: int, exc: UserFacingError | None
 ) -> None:
     for problem in exc.problems if exc is not None else ():
         where = imports.problem_field(problem)
         progress.problem(
-            row.line, reader.columns.get(where or ""), where, problem.message, problem.code
+            line, reader.columns.get(where or ""), where, problem.message, problem.code
         )
 
 

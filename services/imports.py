@@ -5,8 +5,8 @@ field. An import is asked for with a mapping (column -> field), a mode and optio
 field to update cards by (`upsertOn`); it is saved PENDING with its file in storage, and a
 worker (services/import_runner.py) runs it, row by row through the same validation as the API
 (services/contacts.py), reporting every bad row by line and column:
-- ALL_OR_NOTHING writes every row in one transaction, each in a savepoint so that one bad row
-  does not stop the others from being checked; any problem and it is all rolled back;
+- ALL_OR_NOTHING checks every row first, writing nothing, then writes them all in one short
+  transaction if none has a problem;
 - SKIP_INVALID writes a batch of rows per transaction, with the progress made (so a restarted
   worker goes on after the last batch that landed), and leaves bad rows out.
 The file is read as it goes, never held whole (services/spreadsheets/reading.py).

@@ -555,3 +555,33 @@ async def test_an_import_whose_category_goes_fails_and_leaves_no_file(admin: Api
     )
     with pytest.raises(ObjectMissingError):
         await admin.resources.storage.open(key)
+
+
+async def test_others_write_while_an_all_or_nothing_import_checks_its_rows(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import checks every row before it writes any, holding no write lock meanwhile: a
+    card written by someone else in between commits at once (on SQLite it would otherwise
+    wait for the whole import)."""
+    category_id = await customers(admin)
+    reached, go_on = asyncio.Event(), asyncio.Event()
+    original = import_jobs._Writer.plan
+
+    async def paused(self: Any, *args: Any) -> Any:
+        reached.set()
+        await go_on.wait()
+        return await original(self, *args)
+
+    monkeypatch.setattr(import_jobs._Writer, "plan", paused)
+    payload = await send(
+        admin,
+        IMPORT,
+        {"categoryId": category_id, "mapping": MAPPING},
+        csv_bytes(HEADER, "Imported;;;I1;;;;;;"),
+    )
+    pk = decode_id(payload["contactImport"]["id"], "ContactImport")
+    await asyncio.wait_for(reached.wait(), 30)
+    await asyncio.wait_for(create_contact(admin, category_id, "Meanwhile"), 10)
+    go_on.set()
+    await asyncio.wait_for(admin.resources.imports.ran(pk), 60)
+    assert set(await cards_of(admin, category_id)) == {"Meanwhile", "Imported"}
