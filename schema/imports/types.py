@@ -9,6 +9,7 @@ from models.imports import ContactImport as ContactImportModel
 from models.imports import ImportMode, ImportState
 from models.users import Role
 from resolvers.files import ReceivedFile
+from schema import cost
 from schema.categories.types import Category
 from schema.common import Info, Node, UserError, node_type, user_errors_field
 from services.auth import Viewer
@@ -57,7 +58,7 @@ class ContactImport(Node):
     state: ImportState
     mode: ImportMode
     file_name: str
-    mapping: list[ImportMapping]
+    mapping: list[ImportMapping] = strawberry.field(metadata=cost.typical(20))
     upsert_on: str | None
     rows_done: int = strawberry.field(description="Rows read so far.")
     created: int = strawberry.field(description="Cards added (so far).")
@@ -65,7 +66,8 @@ class ContactImport(Node):
     skipped: int = strawberry.field(description="Bad rows left out (SKIP_INVALID).")
     error_count: int = strawberry.field(description="Problems found, all of them.")
     errors: list[ImportProblem] = strawberry.field(
-        description="The first 1,000 problems, in the order of the file."
+        description="The first 1,000 problems, in the order of the file.",
+        metadata=cost.typical(100),
     )
     failure: str | None = strawberry.field(description="Why it FAILED.")
     created_at: datetime
@@ -118,9 +120,12 @@ class ImportPreview:
     sheet_name: str | None = strawberry.field(description="XLSX: the sheet read.")
     sheet_names: list[str] = strawberry.field(description="XLSX: every sheet.")
     columns: list[str] = strawberry.field(description="The header row.")
-    rows: list[ImportPreviewRow] = strawberry.field(description="The first ten rows.")
+    rows: list[ImportPreviewRow] = strawberry.field(
+        description="The first ten rows.", metadata=cost.typical(10)
+    )
     suggested_mapping: list[ImportMapping] = strawberry.field(
-        description="Columns whose header names a field (its label or key) or a card's own."
+        description="Columns whose header names a field (its label or key) or a card's own.",
+        metadata=cost.typical(20),
     )
 
     @classmethod
