@@ -187,20 +187,56 @@ async def run_report(session: AsyncSession, request: ReportRequest) -> list[Stat
     else:
         cards = contacts
     try:
-        return [
-            StatisticReport(
-                s,
-                await (
-                    _Computation(session, cards, s, request, zone)
-                    if s.subject == StatisticSubject.CARDS
-                    else _ActivityComputation(session, contacts, s, request, zone)
-                ).rows(),
-            )
+        computations = [
+            _Computation(session, cards, s, request, zone)
+            if s.subject == StatisticSubject.CARDS
+            else _ActivityComputation(session, contacts, s, request, zone)
             for s in statistics
         ]
+        return await _computed(session, computations)
     finally:
         if cards.gathered:
             await session.execute(text(f"DROP TABLE IF EXISTS temp.{GATHERED}"))
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """A statistic's statement without its aggregates: statistics whose groupings are the same
+    statement (the same cards, periods and groups: a count and a sum per segment) share one."""
+
+    query: Any  # SELECT period, group ... GROUP BY period, group
+    aggregates: list[Any]
+
+    def key(self, dialect: Any) -> tuple[str, str]:
+        compiled = self.query.compile(dialect=dialect)
+        return str(compiled), repr(sorted(compiled.params.items()))
+
+
+async def _computed(
+    session: AsyncSession, computations: Sequence["_Computation"]
+) -> list[StatisticReport]:
+    """Each statistic's rows, statistics of the same grouping computed by one statement."""
+    dialect = (await session.connection()).dialect
+    shared: dict[tuple[str, str], list[tuple[int, _Grouping]]] = {}
+    found: dict[int, list[Any]] = {}
+    for position, computation in enumerate(computations):
+        grouping = await computation.grouping()
+        if grouping is None:
+            found[position] = []
+        else:
+            shared.setdefault(grouping.key(dialect), []).append((position, grouping))
+    for members in shared.values():
+        query = members[0][1].query.add_columns(*(a for _, g in members for a in g.aggregates))
+        rows = (await session.execute(query)).all()
+        start = 2
+        for position, grouping in members:
+            end = start + len(grouping.aggregates)
+            found[position] = [(row[0], row[1], *row[start:end]) for row in rows]
+            start = end
+    return [
+        StatisticReport(computation.statistic, await computation.rows(found[position]))
+        for position, computation in enumerate(computations)
+    ]
 
 
 # --- where a report reads its cards -------------------------------------------------------------
@@ -498,17 +534,16 @@ class _Computation:
         """The conditions that pick its rows."""
         return list(self.cards.picked[self.statistic.id])
 
-    async def rows(self) -> list[Row]:
+    async def grouping(self) -> "_Grouping | None":
+        """The rows its statement groups and what it aggregates in them; None when it has no
+        rows at all (periods of a date no card has)."""
         statistic = self.statistic
         where = self._picked()
         if (span := self._span_condition()) is not None:
             where.append(span)
         period = await self._period_sql(where)
         if statistic.bucket is not None and period is None:
-            return []  # no card has the date at all
-        columns: list[Any] = [
-            literal_column(period or "NULL").label("report_period"),
-        ]
+            return None
         source: Any = self._from()
         if statistic.group_source == Source.RELATION and statistic.group_by is not None:
             source = source.outerjoin(
@@ -516,15 +551,19 @@ class _Computation:
                 literal_column("report_link.own_id") == self.cards.table.c.id,
             )
         group_sql, source = self._group(source)
-        columns.append(literal_column(group_sql).label("report_group"))
-        columns += self._aggregates()
-        query = (
-            select(*columns)
+        query: Any = (
+            select(
+                literal_column(period or "NULL").label("report_period"),
+                literal_column(group_sql).label("report_group"),
+            )
             .select_from(source)
             .where(*where)
             .group_by(literal_column("report_period"), literal_column("report_group"))
         )
-        found = (await self.session.execute(query)).all()
+        return _Grouping(query, self._aggregates())
+
+    async def rows(self, found: Sequence[Sequence[Any]]) -> list[Row]:
+        """Its rows from what its statement returned: (period, group, *its aggregates)."""
         cells = {(row[0], _group_key(row[1])): self._cell(row[2:]) for row in found}
         return await self._completed(cells)
 

@@ -427,6 +427,38 @@ async def test_a_report_costs_one_statement_per_statistic(admin: Api) -> None:
     assert three == one + 2
 
 
+async def test_statistics_of_one_grouping_share_a_statement_and_keep_their_figures(
+    admin: Api,
+) -> None:
+    category_id, _, _ = await seed(admin)
+    query = REPORT.replace("$s: [ID!], ", "").replace("statisticIds: $s, ", "")
+    first = await define(admin, category_id, name="cards", kind="COUNT", groupBy="industry")
+    one = await admin.count_statements(query, {"c": category_id})
+    shared = [
+        first,
+        await define(
+            admin, category_id, name="revenue", kind="SUM", fieldKey="revenue", groupBy="industry"
+        ),
+        await define(
+            admin, category_id, name="largest", kind="MAX", fieldKey="employees", groupBy="industry"
+        ),
+    ]
+    assert await admin.count_statements(query, {"c": category_id}) == one
+    together = await report(admin, category_id)
+    alone = [(await report(admin, category_id, s=[s["id"]]))[0] for s in shared]
+    assert together == alone
+    # A filter makes another statement.
+    await define(
+        admin,
+        category_id,
+        name="active cards",
+        kind="COUNT",
+        groupBy="industry",
+        filter={"fields": [{"key": "active", "eq": True}]},
+    )
+    assert await admin.count_statements(query, {"c": category_id}) == one + 1
+
+
 async def test_min_and_max_compare_numbers_as_numbers(admin: Api) -> None:
     """9 < 10 < 100, whatever their text says; keys that differ only in case are two fields."""
     category_id: str = (await create_category(admin, "partners"))["id"]
