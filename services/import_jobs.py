@@ -47,7 +47,7 @@ from services.contacts import (
     update_contact,
 )
 from services.effects import Signals, run_effects, signal_after_commit, take_effects, take_signals
-from services.errors import ErrorCode, UserFacingError, not_found
+from services.errors import ErrorCode, Problem, UserFacingError, not_found
 from services.imports import (
     ColumnMapping,
     Preview,
@@ -57,6 +57,7 @@ from services.imports import (
 )
 from services.spreadsheets.reading import SheetReader, SheetReadError, SheetRow
 from services.storage import Storage
+from services.values import coerce
 
 logger = logging.getLogger("crm.imports")
 
@@ -249,6 +250,9 @@ class ImportRun:
                 return
             user = await session.get(User, job.created_by_id) if job.created_by_id else None
         try:
+            if self.attempt > MAX_ATTEMPTS:
+                # Its runs ended without a word (a worker killed, out of memory): given up.
+                raise _EndedError(f"The import broke off {MAX_ATTEMPTS} times")
             if job.category_id is None:
                 raise _EndedError("The category was deleted")
             if user is None or not user.active or user.role not in (Role.MEMBER, Role.ADMIN):
@@ -443,8 +447,8 @@ class ImportRun:
             logger.warning("Could not delete the file of import %s", self.import_id)
 
 
-# An update through upsertOn: (line, the card or None for one an earlier row adds, the value,
-# details, values).
+# An update through upsertOn: (line, unused, the value, details, values); the card is the one
+# holding the value when it is written.
 _Update = tuple[int, int | None, Any, dict[str, Any], dict[str, Any]]
 _REFUSED = object()  # a row whose problems are noted
 
@@ -491,12 +495,15 @@ class _Writer:
         for row in batch:
             details, values, problems = self.reader.read(row)
             key = self.upsert_on
-            if key is not None and key in values and not problems:
-                update = await self._update_of(session, shape, row, details, values, progress)
+            if key is not None and key in values:
+                update = await self._update_of(
+                    session, shape, row, details, values, problems, progress
+                )
                 if update is _REFUSED:
                     continue
                 if update is not None:
                     plan.updates.append(cast(_Update, update))
+                    self._meet(shape, row.line, values)
                     continue
             card = await self._checked(session, shape, row, details, values, problems, progress)
             if card is not None:
@@ -517,28 +524,52 @@ class _Writer:
         row: SheetRow,
         details: dict[str, Any],
         values: dict[str, Any],
+        problems: list[tuple[str, str, str]],
         progress: Progress,
     ) -> "_Update | object | None":
         """The update this row makes through upsertOn, if a card (or an earlier row) has its
-        value; None for a new card; _REFUSED for a row with problems (noted)."""
+        value; None for a new card (checked as one next); _REFUSED for an update with problems
+        (every one noted)."""
         key = self.upsert_on
         assert key is not None
-        value = values[key]
+        definition = shape.by_key[key]
         try:
-            existing = await imports.card_to_update(session, shape, key, value)
+            stored = coerce(definition, values[key])
         except ValueError as exc:
-            progress.problem(row.line, self.reader.columns[key], key, str(exc), ErrorCode.INVALID)
-            return _REFUSED
-        if existing is None and value not in self.added:
+            # Not a value any card has: a new card, whose other problems are found with it.
+            problems.append((self.reader.columns[key], key, f"{definition.label}: {exc}"))
+            return None
+        if stored not in self.added and (
+            await imports.card_to_update(session, shape, key, values[key]) is None
+        ):
             return None
         # Checked as an update checks: the values given, no required field missing.
+        for column, field_key, message in problems:
+            progress.problem(row.line, column, field_key, message, ErrorCode.INVALID)
+        unreadable = {field_key for _, field_key, _ in problems}
+        found: list[Problem] = []
         try:
             checked_details(details)
+        except UserFacingError as exc:
+            found += exc.problems
+        try:
             await merge_values(session, shape, {}, values, creating=False)
         except UserFacingError as exc:
-            _problems(progress, self.reader, row.line, exc)
+            found += exc.problems
+        found = [p for p in found if imports.problem_field(p) not in unreadable]
+        if found:
+            _problems(progress, self.reader, row.line, UserFacingError(found))
+        if problems or found:
             return _REFUSED
-        return (row.line, existing, value, details, values)
+        return (row.line, None, values[key], details, values)
+
+    def _meet(self, shape: CategoryShape, line: int, values: dict[str, Any]) -> None:
+        """An update's unique values (but the one it is found by), met by the rows after it."""
+        for definition in shape.active:
+            if definition.unique and definition.key in values and definition.key != self.upsert_on:
+                with contextlib.suppress(ValueError):
+                    stored = coerce(definition, values[definition.key])
+                    self.seen.setdefault(definition.key, {}).setdefault(stored, line)
 
     async def _checked(
         self,
@@ -582,9 +613,10 @@ class _Writer:
             for line, details, values, _ in plan.new:
                 landed += await self._one(session, shape, line, None, details, values, progress)
         key = self.upsert_on
-        for line, existing, value, details, values in plan.updates:
-            if existing is None and key is not None:
-                existing = await imports.card_to_update(session, shape, key, value)
+        assert key is not None or not plan.updates
+        for line, _, value, details, values in plan.updates:
+            # Looked up again: the card holding the value now (one may have changed since).
+            existing = await imports.card_to_update(session, shape, key or "", value)
             landed += await self._one(session, shape, line, existing, details, values, progress)
         return landed
 
@@ -662,35 +694,44 @@ async def _unique_only(
     progress: Progress,
     seen: _Seen,
 ) -> list[tuple[SheetRow, NewCard]]:
-    """The new cards whose unique values no earlier row and no card has, the others' problems
-    noted (one query per unique field and batch; the unique indexes stay the last word)."""
-    for definition in (f for f in shape.active if f.unique):
-        key = definition.key
-        met = seen.setdefault(key, {})
-        given = [card.value(key) for _, card in fresh if card.value(key) is not None]
-        taken = await imports.taken_values(session, shape, key, given) if given else set()
-        kept = []
-        for row, card in fresh:
-            value = card.value(key)
+    """The new cards whose unique values no earlier row and no card has, every such problem of
+    the others noted (one query per unique field and batch; the unique indexes stay the last
+    word). A row's values count as met only once the row passes."""
+    unique = [f for f in shape.active if f.unique]
+    taken: dict[str, set[Any]] = {}
+    for definition in unique:
+        given = [card.value(definition.key) for _, card in fresh]
+        given = [value for value in given if value is not None]
+        taken[definition.key] = (
+            await imports.taken_values(session, shape, definition.key, given) if given else set()
+        )
+    kept = []
+    for row, card in fresh:
+        clashes = []
+        for definition in unique:
+            key = definition.key
+            value, met = card.value(key), seen.setdefault(key, {})
             if value is None:
-                kept.append((row, card))
                 continue
-            if value in met or value in taken:
-                where = f"line {met[value]}" if value in met else "a card"
-                progress.problem(
-                    row.line,
-                    reader.columns.get(key),
-                    key,
-                    f"{definition.label}: {where} in {shape.category.name} already has this value"
-                    if value in taken
-                    else f"{definition.label}: the row on {where} has this value too",
-                    ErrorCode.DUPLICATE,
-                )
-                continue
-            met[value] = row.line
-            kept.append((row, card))
-        fresh = kept
-    return fresh
+            if value in taken[key]:
+                clashes.append((definition, f"a card in {shape.category.name} already has it"))
+            elif value in met:
+                clashes.append((definition, f"the row on line {met[value]} has it too"))
+        for definition, why in clashes:
+            progress.problem(
+                row.line,
+                reader.columns.get(definition.key),
+                definition.key,
+                f"{definition.label}: {why}",
+                ErrorCode.DUPLICATE,
+            )
+        if clashes:
+            continue
+        for definition in unique:
+            if (value := card.value(definition.key)) is not None:
+                seen[definition.key][value] = row.line
+        kept.append((row, card))
+    return kept
 
 
 def _skip(rows: Iterator[SheetRow], count: int) -> None:

@@ -17,6 +17,7 @@ from services.storage import ObjectMissingError
 from tests.conftest import Api
 from tests.helpers import (
     CATEGORY_DELETE,
+    CONTACT_UPDATE,
     count_rows,
     create_category,
     create_contact,
@@ -585,3 +586,110 @@ async def test_others_write_while_an_all_or_nothing_import_checks_its_rows(
     go_on.set()
     await asyncio.wait_for(admin.resources.imports.ran(pk), 60)
     assert set(await cards_of(admin, category_id)) == {"Meanwhile", "Imported"}
+
+
+async def test_a_refused_row_does_not_hold_its_unique_values_and_every_clash_is_named(
+    admin: Api,
+) -> None:
+    category_id = await customers(admin)
+    await create_field(admin, category_id, "tag", "TEXT", unique=True, label="Tag")
+    await create_contact(admin, category_id, "Existing", {"code": "E", "tag": "t"})
+    mapping = [*MAPPING, {"column": "Tag", "field": "tag"}]
+    data = csv_bytes(
+        HEADER + ";Tag",
+        "Clash;;;B;;;;;;;t",  # its tag is taken: refused, so its code B is free again
+        "Lands;;;B;;;;;;;u",
+        "Both;;;E;;;;;;;t",  # its code and its tag are taken
+    )
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=mapping, mode="SKIP_INVALID"
+    )
+    assert (job["created"], job["skipped"]) == (1, 2), job["errors"]
+    assert sorted((e["line"], e["column"]) for e in job["errors"]) == [
+        (2, "Tag"),
+        (4, "Code"),
+        (4, "Tag"),
+    ]
+    assert set(await cards_of(admin, category_id)) == {"Existing", "Lands"}
+
+
+async def test_upsert_on_a_date_time_field_updates_the_card_an_earlier_row_added(
+    admin: Api,
+) -> None:
+    category_id = (await create_category(admin, "visits"))["id"]
+    await create_field(admin, category_id, "seen", "DATETIME", unique=True, label="Seen")
+    mapping = [{"column": "Name", "field": "name"}, {"column": "Seen", "field": "seen"}]
+    data = csv_bytes("Name;Seen", "First;2026-01-01 10:00", "Second;2026-01-01 10:00")
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=mapping, upsertOn="seen", timeZone="UTC"
+    )
+    assert (job["state"], job["created"], job["updated"]) == ("SUCCEEDED", 1, 1), job["errors"]
+    assert set(await cards_of(admin, category_id)) == {"Second"}
+
+
+async def test_an_update_finds_its_card_when_it_is_written(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card whose unique value changes after the import checked its rows is not the card
+    the row updates: the row updates (or adds) the card holding the value when it is written."""
+    category_id = await customers(admin)
+    card = await create_contact(admin, category_id, "Acme", {"code": "A"})
+    original = ImportRun._renew
+
+    async def renamed_meanwhile(self: ImportRun, progress: Any) -> None:
+        await original(self, progress)
+        update = {"id": card["id"], "values": {"code": "Z"}}
+        await admin.ok(CONTACT_UPDATE, {"input": update})
+
+    monkeypatch.setattr(ImportRun, "_renew", renamed_meanwhile)
+    job = await run_import(
+        admin,
+        csv_bytes(HEADER, "Row A;;;A;;;;;;"),
+        categoryId=category_id,
+        mapping=MAPPING,
+        upsertOn="code",
+    )
+    assert (job["state"], job["created"], job["updated"]) == ("SUCCEEDED", 1, 0), job
+    cards = await cards_of(admin, category_id)
+    assert cards["Acme"]["values"]["code"] == "Z"
+    assert cards["Row A"]["values"]["code"] == "A"
+
+
+async def test_an_import_whose_runs_keep_dying_is_given_up(admin: Api) -> None:
+    category_id = await customers(admin)
+    await admin.resources.imports.stop()
+    try:
+        payload = await send(
+            admin, IMPORT, {"categoryId": category_id, "mapping": MAPPING}, csv_bytes(HEADER)
+        )
+        factory, resources = admin.resources.session_factory, admin.resources
+        claims = []
+        for died in range(import_jobs.MAX_ATTEMPTS + 1):  # each run's worker was killed
+            claimed = await claim(factory, datetime.now(UTC) + import_jobs.LEASE * 2 * died)
+            assert claimed is not None
+            claims.append(claimed)
+        await ImportRun(factory, resources.storage, resources.signals, claims[-1]).run()
+        job = (await admin.ok(READ, {"id": payload["contactImport"]["id"]}))["contactImport"]
+        assert (job["state"], job["failure"]) == ("FAILED", "The import broke off 3 times")
+    finally:
+        admin.resources.imports.start()
+
+
+async def test_an_update_row_reports_its_own_problems_only(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_field(admin, category_id, "number", "INTEGER", unique=True, label="Number")
+    await create_contact(admin, category_id, "Acme", {"code": "A"})
+    mapping = [*MAPPING, {"column": "Number", "field": "number"}]
+    data = csv_bytes(
+        HEADER + ";Number",
+        ";;;A;;many;;;;;",  # updates Acme (no name needed): only its bad number of employees
+        f"New;not-a-mail;;N;;;;;;;{10**26}",  # a new card with two bad cells
+    )
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=mapping, upsertOn="code", mode="SKIP_INVALID"
+    )
+    assert sorted((e["line"], e["column"]) for e in job["errors"]) == [
+        (2, "Employees"),
+        (3, "E-mail"),
+        (3, "Number"),
+    ], job["errors"]
