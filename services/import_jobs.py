@@ -453,6 +453,27 @@ _Update = tuple[int, int | None, Any, dict[str, Any], dict[str, Any]]
 _REFUSED = object()  # a row whose problems are noted
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A checked row of a batch: a new card or an update, with its unique values (stored
+    form; an update's but the one it is found by)."""
+
+    row: SheetRow
+    unique: dict[str, Any]
+    new: tuple[int, dict[str, Any], dict[str, Any], NewCard] | None = None
+    update: object = None
+
+
+def _stored_unique(shape: CategoryShape, values: dict[str, Any], upsert_on: str) -> dict[str, Any]:
+    """An update's unique values as stored (checked already), but its upsertOn value."""
+    found = {}
+    for definition in shape.active:
+        if definition.unique and definition.key in values and definition.key != upsert_on:
+            with contextlib.suppress(ValueError):
+                found[definition.key] = coerce(definition, values[definition.key])
+    return found
+
+
 @dataclass
 class _Plan:
     """What a batch of rows will write, once checked: new cards (inserted together), then
@@ -490,8 +511,7 @@ class _Writer:
         progress: Progress,
     ) -> _Plan:
         """Check a batch of rows, writing nothing."""
-        plan = _Plan()
-        fresh: list[tuple[SheetRow, dict[str, Any], dict[str, Any], NewCard]] = []
+        entries: list[_Entry] = []
         for row in batch:
             details, values, problems = self.reader.read(row)
             key = self.upsert_on
@@ -502,19 +522,60 @@ class _Writer:
                 if update is _REFUSED:
                     continue
                 if update is not None:
-                    plan.updates.append(cast(_Update, update))
-                    self._meet(shape, row.line, values)
+                    entries.append(_Entry(row, _stored_unique(shape, values, key), update=update))
                     continue
             card = await self._checked(session, shape, row, details, values, problems, progress)
             if card is not None:
-                fresh.append((row, details, values, card))
+                unique = {f.key: card.value(f.key) for f in shape.active if f.unique}
+                entries.append(_Entry(row, unique, new=(row.line, details, values, card)))
                 if key is not None and card.value(key) is not None:
                     self.added.add(card.value(key))  # a later row updates it
         await self.run.keep_statistics(session, progress.created + progress.updated)
-        candidates = [(row, card) for row, _, _, card in fresh]
-        kept = await _unique_only(session, shape, self.reader, candidates, progress, self.seen)
-        lines = {row.line for row, _ in kept}
-        plan.new = [(row.line, d, v, card) for row, d, v, card in fresh if row.line in lines]
+        return await self._unique_in_order(session, shape, entries, progress)
+
+    async def _unique_in_order(
+        self,
+        session: AsyncSession,
+        shape: CategoryShape,
+        entries: list["_Entry"],
+        progress: Progress,
+    ) -> _Plan:
+        """The rows whose unique values no earlier row of the file has (and, for new cards, no
+        card has), in the file's order; every clash of the others noted. One query per unique
+        field and batch; the unique indexes stay the last word."""
+        plan = _Plan()
+        fields = {f.key: f for f in shape.active if f.unique}
+        taken: dict[str, set[Any]] = {}
+        for key in fields:
+            given = [e.unique[key] for e in entries if e.new and e.unique.get(key) is not None]
+            taken[key] = await imports.taken_values(session, shape, key, given) if given else set()
+        for entry in entries:
+            clashes = []
+            for key, value in entry.unique.items():
+                met = self.seen.setdefault(key, {})
+                if value is None:
+                    continue
+                if entry.new and value in taken[key]:
+                    clashes.append((key, f"a card in {shape.category.name} already has it"))
+                elif value in met:
+                    clashes.append((key, f"the row on line {met[value]} has it too"))
+            for key, why in clashes:
+                progress.problem(
+                    entry.row.line,
+                    self.reader.columns.get(key),
+                    key,
+                    f"{fields[key].label}: {why}",
+                    ErrorCode.DUPLICATE,
+                )
+            if clashes:
+                continue
+            for key, value in entry.unique.items():
+                if value is not None:
+                    self.seen[key][value] = entry.row.line
+            if entry.new is not None:
+                plan.new.append(entry.new)
+            else:
+                plan.updates.append(cast(_Update, entry.update))
         return plan
 
     async def _update_of(
@@ -562,14 +623,6 @@ class _Writer:
         if problems or found:
             return _REFUSED
         return (row.line, None, values[key], details, values)
-
-    def _meet(self, shape: CategoryShape, line: int, values: dict[str, Any]) -> None:
-        """An update's unique values (but the one it is found by), met by the rows after it."""
-        for definition in shape.active:
-            if definition.unique and definition.key in values and definition.key != self.upsert_on:
-                with contextlib.suppress(ValueError):
-                    stored = coerce(definition, values[definition.key])
-                    self.seen.setdefault(definition.key, {}).setdefault(stored, line)
 
     async def _checked(
         self,
@@ -684,54 +737,6 @@ def _problems(
         progress.problem(
             line, reader.columns.get(where or ""), where, problem.message, problem.code
         )
-
-
-async def _unique_only(
-    session: AsyncSession,
-    shape: CategoryShape,
-    reader: RowReader,
-    fresh: list[tuple[SheetRow, NewCard]],
-    progress: Progress,
-    seen: _Seen,
-) -> list[tuple[SheetRow, NewCard]]:
-    """The new cards whose unique values no earlier row and no card has, every such problem of
-    the others noted (one query per unique field and batch; the unique indexes stay the last
-    word). A row's values count as met only once the row passes."""
-    unique = [f for f in shape.active if f.unique]
-    taken: dict[str, set[Any]] = {}
-    for definition in unique:
-        given = [card.value(definition.key) for _, card in fresh]
-        given = [value for value in given if value is not None]
-        taken[definition.key] = (
-            await imports.taken_values(session, shape, definition.key, given) if given else set()
-        )
-    kept = []
-    for row, card in fresh:
-        clashes = []
-        for definition in unique:
-            key = definition.key
-            value, met = card.value(key), seen.setdefault(key, {})
-            if value is None:
-                continue
-            if value in taken[key]:
-                clashes.append((definition, f"a card in {shape.category.name} already has it"))
-            elif value in met:
-                clashes.append((definition, f"the row on line {met[value]} has it too"))
-        for definition, why in clashes:
-            progress.problem(
-                row.line,
-                reader.columns.get(definition.key),
-                definition.key,
-                f"{definition.label}: {why}",
-                ErrorCode.DUPLICATE,
-            )
-        if clashes:
-            continue
-        for definition in unique:
-            if (value := card.value(definition.key)) is not None:
-                seen[definition.key][value] = row.line
-        kept.append((row, card))
-    return kept
 
 
 def _skip(rows: Iterator[SheetRow], count: int) -> None:

@@ -693,3 +693,25 @@ async def test_an_update_row_reports_its_own_problems_only(admin: Api) -> None:
         (3, "E-mail"),
         (3, "Number"),
     ], job["errors"]
+
+
+async def test_unique_clashes_of_updates_and_new_rows_follow_the_file_order(admin: Api) -> None:
+    category_id = await customers(admin)
+    await create_field(admin, category_id, "tag", "TEXT", unique=True, label="Tag")
+    await create_contact(admin, category_id, "Existing", {"code": "A"})
+    mapping = [*MAPPING, {"column": "Tag", "field": "tag"}]
+    data = csv_bytes(
+        HEADER + ";Tag",
+        "New;;;N1;;;;;;;t1",
+        "Existing;;;A;;;;;;;t1",  # an update with the tag of line 2: the later one is refused
+        ";;;A;;;;;;;t2",  # an update first ...
+        "Later;;;N2;;;;;;;t2",  # ... then a new card with its tag: refused
+    )
+    job = await run_import(
+        admin, data, categoryId=category_id, mapping=mapping, upsertOn="code", mode="SKIP_INVALID"
+    )
+    assert (job["created"], job["updated"], job["skipped"]) == (1, 1, 2), job["errors"]
+    assert sorted((e["line"], e["column"]) for e in job["errors"]) == [(3, "Tag"), (5, "Tag")]
+    cards = await cards_of(admin, category_id)
+    assert set(cards) == {"Existing", "New"}
+    assert cards["Existing"]["values"]["tag"] == "t2"
