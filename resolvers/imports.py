@@ -68,7 +68,7 @@ async def create(
     storage = ctx.resources.storage
     uploaded = _uploaded(file)
 
-    async def check() -> import_jobs.CheckedFile:
+    async def check() -> ReadingOptions:
         fields = await ctx.read(lambda s: import_jobs.category_fields(s, category))
         return await import_jobs.check_file(
             storage,
@@ -89,7 +89,7 @@ async def create(
             viewer=viewer,
             category_id=category,
             file=uploaded,
-            checked=found,
+            reading=found,
             mapping=mapping,
             mode=mode,
             upsert_on=upsert_on,

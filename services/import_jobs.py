@@ -94,12 +94,6 @@ async def preview_import(
         return await asyncio.to_thread(imports.read_preview, path, reading, fields)
 
 
-@dataclass(frozen=True)
-class CheckedFile:
-    reading: ReadingOptions  # as found: format, encoding, delimiter, sheet
-    header: tuple[str, ...]
-
-
 async def check_file(
     storage: Storage,
     *,
@@ -108,14 +102,15 @@ async def check_file(
     reading: ReadingOptions,
     mapping: Sequence[ColumnMapping],
     upsert_on: str | None,
-) -> CheckedFile:
-    """The file's header against the mapping (read outside any transaction)."""
+) -> ReadingOptions:
+    """The file's header against the mapping (read outside any transaction); how the file
+    reads, as found (format, encoding, delimiter, sheet)."""
     async with imports.local_copy(storage, file.key) as path:
         sheet = await asyncio.to_thread(imports.open_checked, path, reading)
         with sheet:
             found = ReadingOptions(sheet.format, sheet.encoding, sheet.delimiter, sheet.sheet_name)
             imports.check_mapping(sheet.header, mapping, fields, upsert_on)
-            return CheckedFile(found, sheet.header)
+            return found
 
 
 async def create_import(
@@ -124,7 +119,7 @@ async def create_import(
     viewer: Viewer,
     category_id: int,
     file: UploadedFile,
-    checked: CheckedFile,
+    reading: ReadingOptions,
     mapping: Sequence[ColumnMapping],
     mode: ImportMode,
     upsert_on: str | None,
@@ -143,7 +138,7 @@ async def create_import(
         file_name=file.name[:255],
         storage_key=file.key,
         size=file.size,
-        reading=checked.reading.data(),
+        reading=reading.data(),
         mapping=[{"column": m.column, "field": m.field} for m in mapping],
         upsert_on=upsert_on,
         time_zone=zone,
@@ -447,9 +442,9 @@ class ImportRun:
             logger.warning("Could not delete the file of import %s", self.import_id)
 
 
-# An update through upsertOn: (line, unused, the value, details, values); the card is the one
-# holding the value when it is written.
-_Update = tuple[int, int | None, Any, dict[str, Any], dict[str, Any]]
+# An update through upsertOn: (line, the value, details, values); the card is the one holding
+# the value when it is written.
+_Update = tuple[int, Any, dict[str, Any], dict[str, Any]]
 _REFUSED = object()  # a row whose problems are noted
 
 
@@ -461,7 +456,7 @@ class _Entry:
     row: SheetRow
     unique: dict[str, Any]
     new: tuple[int, dict[str, Any], dict[str, Any], NewCard] | None = None
-    update: object = None
+    update: _Update | None = None
 
 
 def _stored_unique(shape: CategoryShape, values: dict[str, Any], upsert_on: str) -> dict[str, Any]:
@@ -522,7 +517,8 @@ class _Writer:
                 if update is _REFUSED:
                     continue
                 if update is not None:
-                    entries.append(_Entry(row, _stored_unique(shape, values, key), update=update))
+                    unique = _stored_unique(shape, values, key)
+                    entries.append(_Entry(row, unique, update=cast(_Update, update)))
                     continue
             card = await self._checked(session, shape, row, details, values, problems, progress)
             if card is not None:
@@ -575,7 +571,8 @@ class _Writer:
             if entry.new is not None:
                 plan.new.append(entry.new)
             else:
-                plan.updates.append(cast(_Update, entry.update))
+                assert entry.update is not None
+                plan.updates.append(entry.update)
         return plan
 
     async def _update_of(
@@ -622,7 +619,7 @@ class _Writer:
             _problems(progress, self.reader, row.line, UserFacingError(found))
         if problems or found:
             return _REFUSED
-        return (row.line, None, values[key], details, values)
+        return (row.line, values[key], details, values)
 
     async def _checked(
         self,
@@ -667,7 +664,7 @@ class _Writer:
                 landed += await self._one(session, shape, line, None, details, values, progress)
         key = self.upsert_on
         assert key is not None or not plan.updates
-        for line, _, value, details, values in plan.updates:
+        for line, value, details, values in plan.updates:
             # Looked up again: the card holding the value now (one may have changed since).
             existing = await imports.card_to_update(session, shape, key or "", value)
             landed += await self._one(session, shape, line, existing, details, values, progress)

@@ -18,7 +18,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from sqlmodel import col
 
 from models.categories import FieldDefinition, FieldType
 from models.contacts import Contact
-from models.imports import ContactImport, ImportMode
+from models.imports import ContactImport
 from models.users import User
 from services.contacts import CategoryShape
 from services.errors import ErrorCode, Problem, UserFacingError
@@ -578,11 +578,3 @@ async def taken_values(
         )
     )
     return set(found.scalars())
-
-
-def mode_of(job: ContactImport) -> ImportMode:
-    return ImportMode(job.mode)
-
-
-def lease_end(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
