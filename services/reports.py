@@ -30,10 +30,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     case,
     func,
     insert,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -499,7 +501,9 @@ class _Computation:
         )
         offset = f"(CASE {cases} ELSE {offsets[0][1]} END)" if cases else str(offsets[0][1])
         if self.dialect == "sqlite":
-            local = f"datetime({sql}, {offset} || ' seconds')"
+            # Whole seconds first: SQLite rounds a time to the millisecond, which moved
+            # 23:59:59.9995 (and a day's end, as dueDate keeps it) into the next day.
+            local = f"datetime(substr({sql}, 1, 19), {offset} || ' seconds')"
         else:
             utc = (
                 f"({sql} AT TIME ZONE 'UTC')"
@@ -852,6 +856,33 @@ class _ActivityComputation(_Computation):
     def _from(self) -> Any:
         contacts = self.cards.table
         return self.table.join(contacts, self.table.c.contact_id == contacts.c.id)
+
+    # A to-do due on a day (dueDate) is kept as the end of that day in the service's time zone;
+    # in a report it belongs to that day, whatever the report's zone.
+
+    def _by_due_day(self) -> bool:
+        return self.subject == StatisticSubject.TODOS and self._date_key()[0] == "dueAt"
+
+    def _span_condition(self) -> ColumnElement[bool] | None:
+        condition = super()._span_condition()
+        if condition is None or not self._by_due_day():
+            return condition
+        day = self.table.c.due_date
+        on_days = [day.is_not(None)]
+        if self.request.start is not None:
+            on_days.append(day >= self.request.start)
+        if self.request.end is not None:
+            on_days.append(day <= self.request.end)
+        return or_(and_(day.is_(None), condition), and_(*on_days))
+
+    async def _period_sql(self, where: list[ColumnElement[bool]]) -> str | None:
+        period = await super()._period_sql(where)
+        bucket = self.statistic.bucket
+        if period is None or bucket is None or not self._by_due_day():
+            return period
+        day = f"{self.table.name}.due_date"
+        on_day = _truncated(self.dialect, DateBucket(bucket), day, is_date=True)
+        return f"(CASE WHEN {day} IS NOT NULL THEN {on_day} ELSE {period} END)"
 
     def _picked(self) -> list[ColumnElement[bool]]:
         where = super()._picked()

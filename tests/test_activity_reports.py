@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import Api
@@ -197,6 +198,38 @@ async def test_to_dos_per_assignee_state_priority_and_period(admin: Api) -> None
     march = await report(admin, category_id, tz="Europe/Oslo", **{"from": "2026-03-01"})
     done_in_march = next(part for part in march if part["statistic"]["name"] == "done")
     assert by_period(done_in_march["rows"]) == {"2026-03-01": 1}
+
+
+@pytest.mark.parametrize(
+    ("zone", "month_of_the_moment"),
+    [("Asia/Tokyo", "2026-04-01"), ("Pacific/Honolulu", "2026-03-01"), ("UTC", "2026-03-01")],
+)
+async def test_a_to_do_due_on_a_day_is_in_that_days_period_in_every_zone(
+    admin: Api, zone: str, month_of_the_moment: str
+) -> None:
+    """A to-do due on 31 March is due in March wherever the report is read; one due at a
+    moment (23:30 UTC that day) falls in the month of its local time."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    card = (await create_contact(admin, category_id, "Acme"))["id"]
+    token = admin.admin_token
+    await create(admin, token, contactId=card, title="on a day", dueDate="2026-03-31")
+    await create(admin, token, contactId=card, title="at a moment", dueAt="2026-03-31T23:30:00Z")
+    await define(
+        admin,
+        category_id,
+        name="due",
+        subject="TODOS",
+        kind="COUNT",
+        bucket="MONTH",
+        bucketOn="dueAt",
+    )
+    rows = by_period((await report(admin, category_id, tz=zone))[0]["rows"])
+    assert {month: n for month, n in rows.items() if n} == Counter(
+        ["2026-03-01", month_of_the_moment]
+    )
+    march = {"from": "2026-03-01", "to": "2026-03-31"}
+    rows = by_period((await report(admin, category_id, tz=zone, **march))[0]["rows"])
+    assert rows == {"2026-03-01": 1 + (month_of_the_moment == "2026-03-01")}
 
 
 async def test_a_private_note_counts_only_in_its_authors_report(admin: Api) -> None:

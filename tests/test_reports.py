@@ -257,7 +257,7 @@ async def test_groups_are_labelled_complete_and_in_order(admin: Api) -> None:
 # Creation times around Oslo's change to summer time (2024-03-31 02:00 local) and the turn of
 # a quarter and a year, as UTC.
 CREATED = [
-    "2023-12-31T22:59:00",  # 23:59 on 31 December in Oslo
+    "2023-12-31T22:59:59.999900",  # the last instant of 31 December in Oslo
     "2023-12-31T23:00:00",  # midnight: the new year in Oslo
     "2024-03-30T23:30:00",  # Sunday 31 March, 00:30
     "2024-03-31T21:59:00",  # Sunday 31 March, 23:59 (summer time)
