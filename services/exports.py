@@ -324,15 +324,23 @@ class _CardSheet:
             f.key: {o["value"]: o.get("label") or o["value"] for o in f.options or []}
             for f in self.fields
         }
-        self.columns = [
-            *(Column(title) for title, _ in _OWN),
-            *(
-                Column(self._title(f), _KINDS.get(FieldType(f.type), ColumnKind.TEXT))
-                for f in fields
-            ),
+        own = [Column(title) for title, _ in _OWN]
+        times = [
             Column(f"Created ({zone.key})", ColumnKind.DATETIME),
             Column(f"Updated ({zone.key})", ColumnKind.DATETIME),
         ]
+        titles = {c.title.casefold() for c in (*own, *times)}
+        custom = []
+        for definition in fields:
+            title = self._title(definition)
+            if title.casefold() in titles:
+                # Every header names one column, so the file imports back: a label that is
+                # already a header also names its field's key.
+                title = f"{title} [{definition.key}]"
+            titles.add(title.casefold())
+            kind = _KINDS.get(FieldType(definition.type), ColumnKind.TEXT)
+            custom.append(Column(title, kind))
+        self.columns = [*own, *custom, *times]
 
     def _title(self, definition: FieldDefinition) -> str:
         field_type = FieldType(definition.type)

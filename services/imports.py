@@ -189,6 +189,15 @@ def _normal(name: str) -> str:
     return re.sub(r"[\W_]+", "", name.casefold())
 
 
+def _repeated(header: Sequence[str]) -> dict[str, list[int]]:
+    """Headers that more than one column has, with those columns (numbered from 1)."""
+    columns: dict[str, list[int]] = {}
+    for number, name in enumerate(header, start=1):
+        if name:
+            columns.setdefault(name, []).append(number)
+    return {name: numbers for name, numbers in columns.items() if len(numbers) > 1}
+
+
 def suggest(header: Sequence[str], fields: Sequence[FieldDefinition]) -> list[ColumnMapping]:
     """Each column whose header names a field (its label or key) or a card's own detail,
     once per field, first column first."""
@@ -200,10 +209,19 @@ def suggest(header: Sequence[str], fields: Sequence[FieldDefinition]) -> list[Co
         if definition.archived_at is None:
             targets.setdefault(_normal(definition.label), definition.key)
             targets.setdefault(_normal(definition.key), definition.key)
+    keys = {f.key for f in fields if f.archived_at is None}
+    repeated = _repeated(header)
     suggested: list[ColumnMapping] = []
     taken: set[str] = set()
     for column in header:
-        target = targets.get(_normal(column)) if column else None
+        if not column or column in repeated:
+            continue  # a mapping could not name it
+        # An export names a field's key too where its label is also another header's.
+        keyed = re.search(r"\[(\w+)\]\s*$", column)
+        if keyed is not None and keyed.group(1) in keys:
+            target: str | None = keyed.group(1)
+        else:
+            target = targets.get(_normal(column))
         if target is not None and target not in taken:
             taken.add(target)
             suggested.append(ColumnMapping(column, target))
@@ -239,7 +257,20 @@ def check_mapping(
     seen: dict[str, int] = {}
     if len(mapping) > MAX_MAPPING:
         raise UserFacingError.one(f"Map at most {MAX_MAPPING} columns", field=["mapping"])
+    repeated = _repeated(header)
     for i, entry in enumerate(mapping):
+        if entry.column in repeated:
+            problems.append(
+                Problem(
+                    f"The file has {len(repeated[entry.column])} columns named "
+                    f"{entry.column!r} (columns "
+                    + ", ".join(str(n) for n in repeated[entry.column])
+                    + "): rename them so each can be mapped",
+                    ErrorCode.CONFLICT,
+                    ("mapping", str(i), "column"),
+                )
+            )
+            continue
         if entry.column not in positions:
             problems.append(
                 Problem(

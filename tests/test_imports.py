@@ -23,6 +23,7 @@ from tests.helpers import (
     create_contact,
     create_field,
 )
+from tests.test_exports import CONTACTS_EXPORT, ask, download
 from tests.test_files import PREFLIGHT, multipart
 
 ERRORS = "userErrors { field message code }"
@@ -222,6 +223,8 @@ async def test_all_or_nothing_reports_every_bad_row_and_imports_none(admin: Api)
         (9, "E-mail", "INVALID"),
     }, job["errors"]
     assert job["errorCount"] == len(found)
+    lines = [e["line"] for e in job["errors"]]
+    assert lines == sorted(lines)  # clashes, found last, come in the file's order too
     messages = {(e["line"], e["column"]): e["message"] for e in job["errors"]}
     assert "many" in messages[(3, "Employees")]
     assert "Mining" in messages[(4, "Industry")]
@@ -715,3 +718,55 @@ async def test_unique_clashes_of_updates_and_new_rows_follow_the_file_order(admi
     cards = await cards_of(admin, category_id)
     assert set(cards) == {"Existing", "New"}
     assert cards["Existing"]["values"]["tag"] == "t2"
+
+
+async def test_an_export_imports_back_though_a_label_is_also_a_cards_own_header(
+    admin: Api,
+) -> None:
+    """A custom field labelled "Org number" beside the card's own Org number: the export names
+    its key in the header, the preview maps it there, and the file updates the same cards."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    await create_field(
+        admin, category_id, "org_no", "TEXT", label="Org number", unique=True, required=True
+    )
+    await create_field(admin, category_id, "town", "TEXT", label="City")
+    for name, org_no in (("Acme", "556001"), ("Bolt", "556002")):
+        await create_contact(admin, category_id, name, {"org_no": org_no, "town": "Oslo"})
+    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="CSV")
+    data = (await download(admin, export)).content
+    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    assert {"Org number", "Org number [org_no]", "City", "City [town]"} <= set(header)
+    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
+    suggested = {m["column"]: m["field"] for m in payload["preview"]["suggestedMapping"]}
+    assert suggested["Org number"] == "orgNumber"
+    assert suggested["Org number [org_no]"] == "org_no"
+    assert suggested["City"] == "address.city"
+    assert suggested["City [town]"] == "town"
+    mapping = [{"column": c, "field": f} for c, f in suggested.items()]
+    job = await run_import(admin, data, categoryId=category_id, mapping=mapping, upsertOn="org_no")
+    assert job["state"] == "SUCCEEDED", (job["failure"], job["errors"])
+    assert (job["created"], job["updated"], job["errorCount"]) == (0, 2, 0)
+    cards = await cards_of(admin, category_id)
+    assert {name: card["values"]["org_no"] for name, card in cards.items()} == {
+        "Acme": "556001",
+        "Bolt": "556002",
+    }
+
+
+async def test_a_column_whose_header_repeats_is_not_mapped(admin: Api) -> None:
+    category_id = await customers(admin)
+    data = csv_bytes("Name;Code;Code", "Acme;A1;A2")
+    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
+    assert payload["preview"]["suggestedMapping"] == [{"column": "Name", "field": "name"}]
+    mapping = [{"column": "Name", "field": "name"}, {"column": "Code", "field": "code"}]
+    payload = await send(admin, IMPORT, {"categoryId": category_id, "mapping": mapping}, data)
+    assert payload["contactImport"] is None
+    assert payload["userErrors"] == [
+        {
+            "field": ["mapping", "1", "column"],
+            "message": "The file has 2 columns named 'Code' (columns 2, 3): rename them so "
+            "each can be mapped",
+            "code": "CONFLICT",
+        }
+    ]
+    assert await count_rows(admin, "contact_import") == 0

@@ -66,7 +66,7 @@ class ContactImport(Node):
     skipped: int = strawberry.field(description="Bad rows left out (SKIP_INVALID).")
     error_count: int = strawberry.field(description="Problems found, all of them.")
     errors: list[ImportProblem] = strawberry.field(
-        description="The first 1,000 problems, in the order of the file.",
+        description="The first 1,000 problems found, by line.",
         metadata=cost.typical(100),
     )
     failure: str | None = strawberry.field(description="Why it FAILED.")
@@ -90,7 +90,11 @@ class ContactImport(Node):
             updated=model.updated_count,
             skipped=model.skipped_count,
             error_count=model.error_count,
-            errors=[ImportProblem(**problem) for problem in model.errors],
+            # A row's clashes with other rows are found after its own checks.
+            errors=[
+                ImportProblem(**problem)
+                for problem in sorted(model.errors, key=lambda problem: problem["line"])
+            ],
             failure=model.failure,
             created_at=model.created_at,
             started_at=model.started_at,
