@@ -42,8 +42,9 @@ def may_see(viewer: Viewer, note: Note) -> bool:
     return note.visibility == NoteVisibility.TEAM or note.author_id == viewer.id
 
 
-def _visible(viewer: Viewer) -> ColumnElement[bool]:
-    return or_(col(Note.visibility) == NoteVisibility.TEAM, col(Note.author_id) == viewer.id)
+def visible_to(user_id: int | None) -> ColumnElement[bool]:
+    """The notes a user reads: the team's, and their own private ones."""
+    return or_(col(Note.visibility) == NoteVisibility.TEAM, col(Note.author_id) == user_id)
 
 
 def _body(value: Any) -> str:
@@ -212,13 +213,13 @@ async def notes_of(
         first_rows_per_scope(
             Note,
             scopes,
-            [_visible(viewer), *after_cursor],
+            [visible_to(viewer.id), *after_cursor],
             order_by(NOTE_ORDER, reverse=False, dialect=(await session.connection()).dialect.name),
             first + 1,
         )
     )
     totals: dict[int, int] = dict(
-        (await session.execute(count_per_scope(scopes, [_visible(viewer)]))).all()
+        (await session.execute(count_per_scope(scopes, [visible_to(viewer.id)]))).all()
     )
     pages = {
         owner_id: NotePage([], [], False, after is not None, totals.get(owner_id, 0))

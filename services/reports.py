@@ -46,7 +46,7 @@ from sqlmodel import col
 
 from models.categories import FieldType
 from models.contacts import Contact, ContactLink
-from models.notes import Note, NoteVisibility
+from models.notes import Note
 from models.statistics import (
     DateBucket,
     Source,
@@ -64,6 +64,7 @@ from services.contacts import resolve_direction
 from services.errors import BadRequestError
 from services.field_index import KEY_RE, category_literal, value_sql
 from services.filter_data import condition_from_data
+from services.notes import visible_to
 from services.statistics import BUILT_INS, CategoryShape, named_keys, shape_of
 
 MAX_ROWS = 10_000  # per statistic: periods times groups
@@ -888,10 +889,7 @@ class _ActivityComputation(_Computation):
         where = super()._picked()
         table, now = self.table, self.request.now
         if self.subject == StatisticSubject.NOTES:
-            where.append(
-                (table.c.visibility == NoteVisibility.TEAM)
-                | (table.c.author_id == self.request.viewer_id)
-            )
+            where.append(visible_to(self.request.viewer_id))
         state = self.statistic.todo_state
         if state is not None:
             wanted = TodoStatus.DONE if state == TodoState.DONE else TodoStatus.OPEN
