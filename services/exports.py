@@ -9,11 +9,12 @@ writer, which keeps memory constant whatever the number of cards.
 """
 
 import asyncio
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -28,7 +29,12 @@ from models.users import User
 from services import reports
 from services.auth import Viewer
 from services.categories import fields_of, get_category
-from services.contact_query import ContactCondition, Ordering, find_contacts
+from services.contact_query import (
+    ContactCondition,
+    Ordering,
+    find_contacts,
+    ordered_contact_ids,
+)
 from services.errors import BadRequestError, ErrorCode, UserFacingError, not_found
 from services.filter_data import condition_from_data, condition_to_data
 from services.pagination import PageRequest
@@ -37,6 +43,8 @@ from services.spreadsheets.writing import Cell, Column, ColumnKind, sheet_writer
 
 # Cards read (and written out) at a time.
 PAGE_SIZE = 1000
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _MEDIA_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
@@ -136,7 +144,15 @@ async def create_export(
     )
     if isinstance(request, ContactsRequest):
         # The first card is looked for: what the list would refuse is refused now.
-        await _contacts_page(session, export, request, None, size=1)
+        await find_contacts(
+            session,
+            category_id=category_id,
+            fields=await fields_of(session, [category_id]),
+            condition=request.condition,
+            search=request.search,
+            ordering=request.ordering,
+            page=PageRequest(first=1),
+        )
     else:
         try:
             await reports.report_statistics(session, request.report(export, viewer.id))
@@ -187,13 +203,28 @@ async def open_export(
                 _written(sheet_format, "Report", columns, _once(table)),
             )
         contacts = ContactsRequest.of(export.parameters)
+        fields = await fields_of(session, [export.category_id])
         sheet = _CardSheet(
-            [f for f in await fields_of(session, [export.category_id]) if f.archived_at is None],
+            [f for f in fields if f.archived_at is None],
             await _user_names(session),
             ZoneInfo(export.time_zone),
         )
-        first = await _contacts_page(session, export, contacts, None)
-    pages = _card_pages(session_factory, export, contacts, first)
+        # The cards to export are the ones that match now, in their order now, so that a card
+        # changed while the file downloads is written once (with its values when its page is
+        # read) rather than twice or not at all.
+        ids = array(
+            "q",
+            await ordered_contact_ids(
+                session,
+                category_id=export.category_id,
+                fields=fields,
+                condition=contacts.condition,
+                search=contacts.search,
+                ordering=contacts.ordering,
+            ),
+        )
+        first = await _cards_of(session, ids[:PAGE_SIZE])
+    pages = _card_pages(session_factory, export.category_id, sheet.shape, ids, first)
     rows = _mapped(pages, sheet.row)
     return ExportFile(
         name,
@@ -231,54 +262,71 @@ async def _written(
     writer = sheet_writer(sheet_format, sheet_name=sheet_name, columns=columns)
     try:
         async for page in pages:
-            written = await asyncio.to_thread(writer.write_rows, page)
+            written = await _in_thread(writer.write_rows, page)
             if written:
                 yield written
-        rest: Iterator[bytes] = await asyncio.to_thread(writer.finish)
-        while chunk := await asyncio.to_thread(next, rest, b""):
+        rest: Iterator[bytes] = await _in_thread(writer.finish)
+        while chunk := await _in_thread(next, rest, b""):
             yield chunk
     finally:
         writer.close()
 
 
+async def _in_thread(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """`function` in a thread; a download cancelled meanwhile (the client left) waits for it
+    to return, so the writer is not closed under it (its temporary files removed while the
+    thread writes to them)."""
+    running = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        raise
+
+
 # --- cards -------------------------------------------------------------------------------------
 
 
-async def _contacts_page(
-    session: AsyncSession,
-    export: Export,
-    request: ContactsRequest,
-    cursor: str | None,
-    *,
-    size: int | None = None,
-) -> tuple[list[Contact], str | None]:
-    """A page of the cards and the cursor of the next (None after the last)."""
-    size = size or PAGE_SIZE
-    page = await find_contacts(
-        session,
-        category_id=export.category_id,
-        fields=await fields_of(session, [export.category_id]),
-        condition=request.condition,
-        search=request.search,
-        ordering=request.ordering,
-        page=PageRequest(first=size, after=cursor),
+async def _cards_of(session: AsyncSession, ids: Sequence[int]) -> list[Contact]:
+    """The cards of these IDs not in the bin, in the order of the IDs."""
+    if not ids:
+        return []
+    found = await session.scalars(
+        select(Contact).where(col(Contact.id).in_(list(ids)), col(Contact.deleted_at).is_(None))
     )
-    following = page.cursors[-1] if page.has_next and page.cursors else None
-    return page.contacts, following
+    by_id = {contact.id: contact for contact in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+class ExportOutdatedError(Exception):
+    """The category's fields changed type while the file was written: its header and its
+    first rows no longer describe the values that follow."""
 
 
 async def _card_pages(
     session_factory: async_sessionmaker[AsyncSession],
-    export: Export,
-    request: ContactsRequest,
-    first: tuple[list[Contact], str | None],
+    category_id: int,
+    shape: dict[str, tuple[str, str | None]],
+    ids: Sequence[int],
+    first: list[Contact],
 ) -> AsyncIterator[list[Contact]]:
-    contacts, cursor = first
-    yield contacts
-    while cursor is not None:
+    yield first
+    for start in range(PAGE_SIZE, len(ids), PAGE_SIZE):
         async with session_factory() as session:
-            contacts, cursor = await _contacts_page(session, export, request, cursor)
+            contacts = await _cards_of(session, ids[start : start + PAGE_SIZE])
+            # Read after the cards: a change of type that their values already have is seen.
+            now = {f.key: _shape_of(f) for f in await fields_of(session, [category_id])}
+        changed = sorted(key for key, was in shape.items() if now.get(key, was) != was)
+        if changed:
+            raise ExportOutdatedError(
+                f"The type of {', '.join(changed)} changed while the export was written"
+            )
         yield contacts
+
+
+def _shape_of(definition: FieldDefinition) -> tuple[str, str | None]:
+    """What a column's header and cells depend on."""
+    return definition.type, definition.currency
 
 
 async def _user_names(session: AsyncSession) -> dict[int, str]:
@@ -341,6 +389,7 @@ class _CardSheet:
             kind = _KINDS.get(FieldType(definition.type), ColumnKind.TEXT)
             custom.append(Column(title, kind))
         self.columns = [*own, *custom, *times]
+        self.shape = {f.key: _shape_of(f) for f in self.fields}
 
     def _title(self, definition: FieldDefinition) -> str:
         field_type = FieldType(definition.type)

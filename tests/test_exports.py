@@ -1,8 +1,10 @@
 """Exports: a category's cards and its reports as CSV and XLSX, downloaded from a signed link
 and read back with the csv module and openpyxl, on SQLite and PostgreSQL."""
 
+import asyncio
 import csv
 import io
+import threading
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,10 +17,14 @@ import pytest
 from sqlalchemy import text
 
 from services import exports
+from services.ids import decode_id
+from services.spreadsheets.writing import sheet_writer
 from tests.conftest import Api
 from tests.helpers import (
     CONTACT_DELETE,
+    CONTACT_UPDATE,
     FIELD_ARCHIVE,
+    FIELD_UPDATE,
     count_rows,
     create_category,
     create_contact,
@@ -386,3 +392,125 @@ async def test_an_empty_category_exports_its_header(admin: Api) -> None:
     (header,) = sheet_rows(await download(admin, export))
     assert header[0] == "Name"
     assert date.today().isoformat()[:4] in export["fileName"]
+
+
+async def _opened(admin: Api, export: dict[str, Any]) -> exports.ExportFile:
+    return await exports.open_export(
+        admin.resources.session_factory,
+        export_id=decode_id(export["id"], "Export"),
+        viewer_id=decode_id(await my_id(admin, admin.admin_token), "User"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("renamed", "to"), [("Card 01", "Zed"), ("Card 08", "Aardvark"), ("Card 03", "Card 07b")]
+)
+async def test_a_card_renamed_while_the_file_downloads_is_in_it_once(
+    admin: Api, monkeypatch: pytest.MonkeyPatch, renamed: str, to: str
+) -> None:
+    """Pages are read one after the other: a card moving across the page being read (forward,
+    back, or within what is left) is written once, in its place when the download began,
+    with its name when its page was read."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    ids = {}
+    for n in range(10):
+        name = f"Card {n:02}"
+        ids[name] = (await create_contact(admin, category_id, name))["id"]
+    monkeypatch.setattr(exports, "PAGE_SIZE", 4)
+    file = await _opened(admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id))
+    chunks = [await anext(file.chunks)]  # the header and the first page
+    await admin.ok(CONTACT_UPDATE, {"input": {"id": ids[renamed], "name": to}})
+    chunks += [chunk async for chunk in file.chunks]
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"), newline="")))
+    names = [row[0] for row in rows[1:]]
+    before = sorted(ids)
+    expected = [to if name == renamed and before.index(name) >= 4 else name for name in before]
+    assert names == expected
+
+
+async def test_a_card_deleted_while_the_file_downloads_is_left_out(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category_id = (await create_category(admin, "customers"))["id"]
+    ids = [(await create_contact(admin, category_id, f"Card {n}"))["id"] for n in range(6)]
+    monkeypatch.setattr(exports, "PAGE_SIZE", 2)
+    file = await _opened(admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id))
+    chunks = [await anext(file.chunks)]
+    await admin.ok(CONTACT_DELETE, {"input": {"id": ids[4]}})
+    chunks += [chunk async for chunk in file.chunks]
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"), newline="")))
+    assert [row[0] for row in rows[1:]] == ["Card 0", "Card 1", "Card 2", "Card 3", "Card 5"]
+
+
+async def test_a_field_whose_type_changes_while_the_file_downloads_breaks_it_off(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its header and first rows were written for the old type: the download stops rather
+    than go on with values the header does not describe (TEXT "false" written as TRUE)."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    field = await create_field(admin, category_id, "active", "BOOLEAN")
+    for n in range(10):
+        await create_contact(admin, category_id, f"Card {n:02}", {"active": False})
+    monkeypatch.setattr(exports, "PAGE_SIZE", 5)
+    file = await _opened(admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id))
+    await anext(file.chunks)
+    await admin.ok(FIELD_UPDATE, {"input": {"id": field["id"], "type": "TEXT"}})
+    with pytest.raises(exports.ExportOutdatedError, match="active"):
+        async for _ in file.chunks:
+            pass
+    # Asked again, it holds the values as text.
+    response = await download(admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id))
+    rows = csv_rows(response)
+    column = rows[0].index("active")
+    assert {row[column] for row in rows[1:]} == {"false"}
+
+
+async def test_a_download_cancelled_while_a_page_is_written_closes_the_writer_after_it(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client leaves while a thread writes a page: the writer (and its temporary files)
+    is closed only once that thread is done with it."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    for n in range(4):
+        await create_contact(admin, category_id, f"Card {n}")
+    monkeypatch.setattr(exports, "PAGE_SIZE", 2)
+    writing, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def held_writer(*args: Any, **kwargs: Any) -> Any:
+        writer = sheet_writer(*args, **kwargs)
+        write_rows, close = writer.write_rows, writer.close
+
+        def write_held(rows: Any) -> bytes:
+            if events:  # the second page waits for the test
+                writing.set()
+                release.wait(30)
+            events.append("page written")
+            return write_rows(rows)
+
+        def close_recorded() -> None:
+            events.append("closed")
+            close()
+
+        monkeypatch.setattr(writer, "write_rows", write_held)
+        monkeypatch.setattr(writer, "close", close_recorded)
+        return writer
+
+    monkeypatch.setattr(exports, "sheet_writer", held_writer)
+    file = await _opened(
+        admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="XLSX")
+    )
+    download = asyncio.ensure_future(_drain(file.chunks))
+    await asyncio.to_thread(writing.wait, 30)
+    download.cancel()
+    for _ in range(5):  # let the cancellation reach the export (no time passes)
+        await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await download
+    assert events == ["page written", "page written", "closed"]
+
+
+async def _drain(chunks: Any) -> None:
+    async for _ in chunks:
+        pass
