@@ -18,7 +18,7 @@ groups; a private note counts only in its author's report.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -578,9 +578,14 @@ class _Computation:
         own, related = col(ContactLink.from_contact_id), col(ContactLink.to_contact_id)
         if not direction.forward:
             own, related = related, own
+        # A related card in the bin is no card's relative, as everywhere else.
+        present = select(col(Contact.id)).where(col(Contact.deleted_at).is_(None))
         return (
             select(own.label("own_id"), related.label("related_id"))
-            .where(col(ContactLink.relation_id) == direction.relation.id)
+            .where(
+                col(ContactLink.relation_id) == direction.relation.id,
+                related.in_(present.scalar_subquery()),
+            )
             .subquery("report_link")
         )
 
@@ -960,11 +965,9 @@ def _number(number: Decimal, field_type: FieldType, cards: int, *, average: bool
         return Cell(str(exact), float(exact), cards)
     if field_type in (FieldType.INTEGER, FieldType.RATING):
         return Cell(str(int(number)), float(number), cards)
-    # NUMBER: the nearest double, written the same on both databases.
-    with localcontext() as context:
-        context.prec = 17
-        context.rounding = ROUND_HALF_EVEN
-        nearest = float(+number)
+    # NUMBER: the nearest double (float() of a Decimal rounds once, correctly), written the
+    # same on both databases.
+    nearest = float(number)
     return Cell(_plain(nearest), nearest, cards)
 
 

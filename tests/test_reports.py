@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tests.conftest import Api
 from tests.helpers import (
+    CONTACT_DELETE,
     CONTACT_LINK,
     CONTACT_UPDATE,
     RELATION_CREATE,
@@ -530,3 +531,28 @@ async def test_a_report_with_only_from_or_far_dates_answers_quickly(admin: Api) 
     for arguments in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
         errors = await admin.errors(REPORT, {"c": category_id, "tz": "Europe/Oslo", **arguments})
         assert errors[0]["extensions"]["code"] == "INVALID_PERIOD"
+
+
+async def test_a_related_card_in_the_bin_names_no_group(admin: Api) -> None:
+    """Eon's parent Dyn goes to the bin: Eon shows no parent, and counts under "No value"."""
+    category_id, cards, _ = await seed(admin)
+    await define(admin, category_id, name="by parent", kind="COUNT", groupBy="parent")
+    await admin.ok(CONTACT_DELETE, {"input": {"id": cards["Dyn"]}})
+    (part,) = await report(admin, category_id)
+    assert [(row["group"]["label"], row["value"]) for row in part["rows"]] == [
+        ("Acme", "2"),
+        ("No value", "3"),  # Acme, Eon and Fix
+    ]
+
+
+async def test_a_sum_of_numbers_is_the_nearest_double_of_the_exact_sum(admin: Api) -> None:
+    category_id = (await create_category(admin, "customers"))["id"]
+    await create_field(admin, category_id, "score", "NUMBER")
+    for n, score in enumerate((9007199254740992.0, 1, 1e-7)):
+        await new_card(admin, category_id, f"Card {n}", {"score": score})
+    await define(admin, category_id, name="sum", kind="SUM", fieldKey="score")
+    (part,) = await report(admin, category_id)
+    exact = Decimal(9007199254740992) + 1 + Decimal("1e-7")
+    assert float(exact) == 9007199254740994.0  # rounding to 17 digits first gave ...992
+    assert part["rows"][0]["value"] == "9007199254740994.0"
+    assert part["rows"][0]["number"] == float(exact)
