@@ -409,8 +409,7 @@ class _CardSheet:
         ]
 
     def _local(self, moment: datetime) -> datetime:
-        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-        return aware.astimezone(self.zone).replace(tzinfo=None)
+        return _local_time(moment, self.zone)
 
     def _value(self, definition: FieldDefinition, stored: Any) -> Cell:
         if stored is None:
@@ -498,5 +497,14 @@ def _report_table(
 def _report_date(value: str, zone: ZoneInfo) -> date | datetime:
     if len(value) == len("YYYY-MM-DD"):
         return date.fromisoformat(value)
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.astimezone(zone).replace(tzinfo=None)
+    return _local_time(datetime.fromisoformat(value.replace("Z", "+00:00")), zone)
+
+
+def _local_time(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A moment (naive ones are UTC) as the zone's local time; in UTC when the zone would show
+    it beyond the calendar's ends (a value stored before such values were refused)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        return aware.astimezone(UTC).replace(tzinfo=None)

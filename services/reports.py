@@ -745,7 +745,7 @@ class _Computation:
         bucket = self.statistic.bucket
         if bucket is None:
             return [None]
-        starts = sorted(date.fromisoformat(label) for label in found if label is not None)
+        starts = sorted(day for label in found if (day := _period_start(label)) is not None)
         first = self.request.start or (starts[0] if starts else None)
         last = self.request.end or (starts[-1] if starts else None)
         if first is None or last is None:
@@ -1042,8 +1042,23 @@ def _truncated(dialect: str, bucket: DateBucket, local: str, *, is_date: bool) -
             ),
             DateBucket.YEAR: f"strftime('%Y-01-01', {local})",
         }[bucket]
-    moment = f"CAST(CAST({local} AS DATE) AS TIMESTAMP)" if is_date else local
-    return f"to_char(date_trunc('{_PG_UNITS[bucket]}', {moment}), 'YYYY-MM-DD')"
+    if is_date:
+        moment = f"CAST(CAST({local} AS DATE) AS TIMESTAMP)"
+        return f"to_char(date_trunc('{_PG_UNITS[bucket]}', {moment}), 'YYYY-MM-DD')"
+    # A local time before year 1 (1 BC) would read as year 1: it has no period, as on SQLite.
+    return (
+        f"CASE WHEN {local} >= TIMESTAMP '0001-01-01' THEN "
+        f"to_char(date_trunc('{_PG_UNITS[bucket]}', {local}), 'YYYY-MM-DD') END"
+    )
+
+
+def _period_start(label: str | None) -> date | None:
+    """The day a period label names; None for none, or for a period beyond the calendar's
+    ends (year 0 or 10000: a value stored before such values were refused)."""
+    try:
+        return date.fromisoformat(label) if label is not None else None
+    except ValueError:
+        return None
 
 
 def _bucket_start(bucket: DateBucket, day: date) -> date:

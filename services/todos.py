@@ -36,7 +36,7 @@ from services.pagination import (
 )
 from services.room_scope import gathered_by, may_enter
 from services.settings import Settings
-from services.values import to_utc
+from services.values import storable, to_utc
 
 MAX_TITLE_LENGTH = 300
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -83,9 +83,13 @@ class Due:
         if due_date is not None:
             end_of_day = datetime.combine(due_date, time.max, ZoneInfo(settings.time_zone))
             try:
-                return cls(to_utc(end_of_day), due_date)
-            except ValueError as exc:
-                raise UserFacingError.one(str(exc), field=["dueDate"]) from None
+                return cls(storable(to_utc(end_of_day)), due_date)
+            except ValueError:
+                raise UserFacingError.one(
+                    f"The due date {due_date.isoformat()} is out of range: give a day from "
+                    "0001-01-02 to 9999-12-29",
+                    field=["dueDate"],
+                ) from None
         if due_at is not None:
             if due_at.tzinfo is None:
                 raise UserFacingError.one(
@@ -93,7 +97,7 @@ class Due:
                     field=["dueAt"],
                 )
             try:
-                return cls(to_utc(due_at), None)
+                return cls(storable(to_utc(due_at)), None)
             except ValueError as exc:
                 raise UserFacingError.one(str(exc), field=["dueAt"]) from None
         return cls(None, None)

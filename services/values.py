@@ -140,6 +140,22 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError(f"The date-time {value.isoformat()} is out of range") from None
 
 
+# The moments a value or a due date may hold: those that fall within years 1 to 9999 in every
+# time zone, so that any report or export can show them as a local time.
+EARLIEST_MOMENT = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_MOMENT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def storable(moment: datetime) -> datetime:
+    """The moment (in UTC), or ValueError when it is too near the calendar's ends."""
+    if not EARLIEST_MOMENT <= moment <= LATEST_MOMENT:
+        raise ValueError(
+            f"{format_datetime(moment)} is out of range: give a date-time from 0001-01-02 "
+            "to 9999-12-30 (UTC)"
+        )
+    return moment
+
+
 def format_datetime(value: datetime) -> str:
     # One fixed width (isoformat pads the year to four digits) so stored strings sort in time
     # order.
@@ -305,7 +321,7 @@ def coerce(definition: FieldDefinition, value: Any) -> Any:
                 raise ValueError(f"must be on or before {bounds['max']}")
             return day.isoformat()
         case FieldType.DATETIME:
-            return format_datetime(parse_datetime(value))
+            return format_datetime(storable(parse_datetime(value)))
         case FieldType.SELECT:
             return _coerce_option(definition, value)
         case FieldType.MULTI_SELECT:

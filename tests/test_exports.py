@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import openpyxl
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from models.contacts import Contact
 from services import exports
 from services.ids import decode_id
 from services.spreadsheets.writing import sheet_writer
@@ -514,3 +515,20 @@ async def test_a_download_cancelled_while_a_page_is_written_closes_the_writer_af
 async def _drain(chunks: Any) -> None:
     async for _ in chunks:
         pass
+
+
+async def test_a_moment_stored_beyond_what_the_zone_can_show_is_exported_in_utc(
+    admin: Api,
+) -> None:
+    """Such values are refused now; one stored before (year 10000 in Oslo) does not break the
+    download, and is written as the UTC time it is."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    await create_field(admin, category_id, "signed_at", "DATETIME")
+    await create_contact(admin, category_id, "Far")
+    async with admin.engine.begin() as connection:
+        await connection.execute(
+            update(Contact).values(custom_values={"signed_at": "9999-12-31T23:30:00Z"})
+        )
+    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, timeZone="Europe/Oslo")
+    header, far = csv_rows(await download(admin, export))
+    assert far[header.index("signed_at (Europe/Oslo)")] == "9999-12-31 23:30:00"

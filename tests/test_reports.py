@@ -8,8 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlmodel import col
 
+from models.contacts import Contact
 from tests.conftest import Api
 from tests.helpers import (
     CONTACT_DELETE,
@@ -556,3 +558,31 @@ async def test_a_sum_of_numbers_is_the_nearest_double_of_the_exact_sum(admin: Ap
     assert float(exact) == 9007199254740994.0  # rounding to 17 digits first gave ...992
     assert part["rows"][0]["value"] == "9007199254740994.0"
     assert part["rows"][0]["number"] == float(exact)
+
+
+@pytest.mark.parametrize(
+    ("stored", "zone"),
+    [("9999-12-31T23:30:00Z", "Europe/Oslo"), ("0001-01-01T00:30:00Z", "America/New_York")],
+)
+async def test_a_moment_stored_beyond_what_a_zone_can_show_breaks_no_report(
+    admin: Api, stored: str, zone: str
+) -> None:
+    """Such values are refused now; one stored before (in year 10000 or 0 in the report's
+    zone) is in no period, and the rest of the report stands."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    await create_field(admin, category_id, "signed_at", "DATETIME")
+    await new_card(admin, category_id, "Ok", {"signed_at": "2026-01-01T12:00:00Z"})
+    await new_card(admin, category_id, "Far")
+    async with admin.engine.begin() as connection:
+        await connection.execute(
+            update(Contact)
+            .where(col(Contact.name) == "Far")
+            .values(custom_values={"signed_at": stored})
+        )
+    await define(
+        admin, category_id, name="per year", kind="COUNT", bucket="YEAR", bucketOn="signed_at"
+    )
+    await define(admin, category_id, name="all", kind="COUNT")
+    per_year, everything = await report(admin, category_id, tz=zone)
+    assert [(r["period"]["label"], r["value"]) for r in per_year["rows"]] == [("2026-01-01", "1")]
+    assert everything["rows"][0]["value"] == "2"

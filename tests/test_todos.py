@@ -132,6 +132,9 @@ async def test_only_active_members_and_admins_take_work(admin: Api) -> None:
             "not both",
         ),
         ({"title": "Call", "dueAt": "2031-05-16T10:00:00"}, "dueAt", "needs a time zone"),
+        ({"title": "Call", "dueAt": "9999-12-31T00:00:00Z"}, "dueAt", "out of range"),
+        ({"title": "Call", "dueDate": "9999-12-31"}, "dueDate", "is out of range: give a day"),
+        ({"title": "Call", "dueDate": "0001-01-01"}, "dueDate", "is out of range: give a day"),
     ],
 )
 async def test_bad_to_dos_are_refused_naming_the_field(

@@ -263,6 +263,17 @@ BAD_VALUES = [
     pytest.param(
         "DATETIME", {}, "tomorrow", "expected an ISO 8601 date-time", id="DATETIME-garbage"
     ),
+    # A moment some time zone would show in year 10000 or year 0.
+    pytest.param(
+        "DATETIME",
+        {},
+        "9999-12-31T01:00:00+01:00",
+        "9999-12-31T00:00:00Z is out of range: give a date-time from 0001-01-02 to 9999-12-30",
+        id="DATETIME-calendar-end",
+    ),
+    pytest.param(
+        "DATETIME", {}, "0001-01-01T23:00:00Z", "is out of range", id="DATETIME-calendar-start"
+    ),
     pytest.param("MONEY", {}, "10.123", "at most 2 decimals", id="MONEY-3-decimals"),
     pytest.param("MONEY", {}, 0.125, "at most 2 decimals", id="MONEY-3-decimals-number"),
     pytest.param(
