@@ -495,12 +495,7 @@ class _Computation:
                 return None
             low, high = low or found[0], high or found[1]
         offsets = _offsets(self.zone.key, *_offset_years(low, high))
-        instant = self._instant_literal(key, source)
-        cases = " ".join(
-            f"WHEN {sql} >= {instant(since)} THEN {seconds}"
-            for since, seconds in reversed(offsets[1:])
-        )
-        offset = f"(CASE {cases} ELSE {offsets[0][1]} END)" if cases else str(offsets[0][1])
+        offset = _offset_sql(sql, self._instant_literal(key, source), offsets)
         if self.dialect == "sqlite":
             # Whole seconds first: SQLite rounds a time to the millisecond, which moved
             # 23:59:59.9995 (and a day's end, as dueDate keeps it) into the next day.
@@ -1006,6 +1001,22 @@ def _offsets(zone: str, low: datetime, high: datetime) -> tuple[tuple[datetime, 
             found.append((after, offset(after)))
         moment = following
     return tuple(found)
+
+
+def _offset_sql(
+    sql: str, instant: Callable[[datetime], str], offsets: Sequence[tuple[datetime, int]]
+) -> str:
+    """The UTC offset in seconds at the moment `sql`, from the zone's `offsets`: CASEs that
+    halve them, so a row makes a dozen comparisons rather than one per change of offset (a
+    date typed as 2206 instead of 2026 makes them 360)."""
+    if len(offsets) == 1:
+        return str(offsets[0][1])
+    middle = len(offsets) // 2
+    return (
+        f"(CASE WHEN {sql} >= {instant(offsets[middle][0])} "
+        f"THEN {_offset_sql(sql, instant, offsets[middle:])} "
+        f"ELSE {_offset_sql(sql, instant, offsets[:middle])} END)"
+    )
 
 
 # Offsets are worked out over these years at most; a moment outside takes the offset of the
