@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
@@ -375,7 +375,7 @@ async def _gather_cards(
         *(literal_column(f"contact.{name}") for name in own),
         *(literal_column(_gathered_value(key, types[key])) for key in used),
         *(case((condition, 1), else_=0) for condition in filters.values()),
-    ).where(category_literal(shape.category_id), col(Contact.deleted_at).is_(None))
+    ).where(await _category_scan(session, shape.category_id), col(Contact.deleted_at).is_(None))
     await session.execute(text(f"DROP TABLE IF EXISTS temp.{GATHERED}"))
     await session.run_sync(lambda sync: table.create(sync.connection()))
     await session.execute(insert(table).from_select([c.name for c in table.columns], query))
@@ -384,6 +384,26 @@ async def _gather_cards(
         for statistic in statistics
     }
     return _Cards("sqlite", shape, table, picked, gathered=True, columns=columns)
+
+
+async def _category_scan(session: AsyncSession, category_id: int) -> ColumnElement[bool]:
+    """The condition that picks the category's cards for reading them all. Through the
+    category's index SQLite looks each card up in the table (220 ms for 100,000 cards); reading
+    the table in order takes half that, and is the faster way once the category holds half of
+    the cards (`+` keeps SQLite from using the index)."""
+    total, own = (
+        await session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM contact), "
+                "(SELECT count(*) FROM contact WHERE category_id = :category)"
+            ),
+            {"category": category_id},
+        )
+    ).one()
+    if 2 * own < total:
+        return category_literal(category_id)
+    condition: ColumnElement[Any] = literal_column(f"+contact.category_id = {int(category_id)}")
+    return cast(ColumnElement[bool], condition)
 
 
 class _Computation:

@@ -586,3 +586,27 @@ async def test_a_moment_stored_beyond_what_a_zone_can_show_breaks_no_report(
     per_year, everything = await report(admin, category_id, tz=zone)
     assert [(r["period"]["label"], r["value"]) for r in per_year["rows"]] == [("2026-01-01", "1")]
     assert everything["rows"][0]["value"] == "2"
+
+
+async def test_figures_are_the_same_whether_the_category_holds_most_cards_or_few(
+    admin: Api,
+) -> None:
+    """SQLite reads a category holding most of the cards by scanning the table, and one
+    holding few through its index: the figures must not depend on it."""
+    category_id, _, _ = await seed(admin)
+    await define(admin, category_id, name="count", kind="COUNT", groupBy="industry")
+    await define(admin, category_id, name="sum", kind="SUM", fieldKey="revenue", groupBy="tags")
+    await define(
+        admin,
+        category_id,
+        name="filtered",
+        kind="AVG",
+        fieldKey="score",
+        filter={"fields": [{"key": "active", "eq": True}]},
+    )
+    await define(admin, category_id, name="per year", kind="COUNT", bucket="YEAR")
+    most = await report(admin, category_id)
+    others = (await create_category(admin, "suppliers"))["id"]
+    for n in range(2 * len(CARDS)):
+        await new_card(admin, others, f"Supplier {n}")
+    assert await report(admin, category_id) == most
