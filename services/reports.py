@@ -558,6 +558,10 @@ class _Computation:
         """The rows its statement groups and what it aggregates in them; None when it has no
         rows at all (periods of a date no card has)."""
         statistic = self.statistic
+        # Periods that the request alone makes too many are refused before any reading.
+        bounded = statistic.bucket is not None and self.request.start and self.request.end
+        if bounded and len(self._periods(set())) > MAX_ROWS:
+            self._too_many_rows()
         where = self._picked()
         if (span := self._span_condition()) is not None:
             where.append(span)
