@@ -25,10 +25,7 @@ from bench.dataset import SIGN_UP, _call
 from bench.load import choose_tool, run_load
 from bench.servers import (
     BenchError,
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-    sqlite_url,
+    bench_database,
     start_server,
 )
 from bench.sql_cost import statements_of
@@ -104,34 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-generator", default="auto", choices=("auto", "wrk", "httpx"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="crm-bench-activity-") as directory:
-        created = None
         try:
-            if args.database_url:
-                url = created = asyncio.run(create_postgres_database(args.database_url))
-            else:
-                url = sqlite_url(Path(directory))
-            migrate(url)
-            token, card_id = asyncio.run(seed(url, args.events))
-            statements = asyncio.run(statements_of(url, token, HISTORY, {"id": card_id}))
-            server = start_server("graphql", "server:create_app", url, Path(directory))
-            try:
-                body = json.dumps({"query": HISTORY, "variables": {"id": card_id}})
-                result = run_load(
-                    choose_tool(args.load_generator),
-                    server.url,
-                    token,
-                    [body],
-                    duration=args.duration,
-                    connections=args.connections,
-                )
-            finally:
-                server.stop()
+            with bench_database(args.database_url, Path(directory)) as url:
+                token, card_id = asyncio.run(seed(url, args.events))
+                statements = asyncio.run(statements_of(url, token, HISTORY, {"id": card_id}))
+                server = start_server("graphql", "server:create_app", url, Path(directory))
+                try:
+                    body = json.dumps({"query": HISTORY, "variables": {"id": card_id}})
+                    result = run_load(
+                        choose_tool(args.load_generator),
+                        server.url,
+                        token,
+                        [body],
+                        duration=args.duration,
+                        connections=args.connections,
+                    )
+                finally:
+                    server.stop()
         except BenchError as exc:
             print(f"bench.activity: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if created:
-                asyncio.run(drop_postgres_database(created))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"A card's history, first page of 20, {args.events:,} events, {database}, one worker")
     print(f"  statements per request: {statements}")

@@ -26,10 +26,7 @@ from bench.dataset import _call, seed
 from bench.servers import (
     BenchError,
     Server,
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-    sqlite_url,
+    bench_database,
     start_server,
 )
 from services.ids import encode_id
@@ -78,31 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory(prefix="crm-bench-exports-") as directory:
-        created = None
         try:
-            if args.database_url:
-                url = created = asyncio.run(create_postgres_database(args.database_url))
-            else:
-                url = sqlite_url(Path(directory))
-            migrate(url)
-            seeded = asyncio.run(seed(url, args.cards))
-            category = encode_id("Category", seeded.category_id)
-            for sheet_format in ("CSV", "XLSX"):
-                server = start_server(
-                    sheet_format.lower(), "server:create_app", url, Path(directory)
-                )
-                try:
-                    results[sheet_format] = asyncio.run(
-                        export_once(server, seeded.token, category, sheet_format)
+            with bench_database(args.database_url, Path(directory)) as url:
+                seeded = asyncio.run(seed(url, args.cards))
+                category = encode_id("Category", seeded.category_id)
+                for sheet_format in ("CSV", "XLSX"):
+                    server = start_server(
+                        sheet_format.lower(), "server:create_app", url, Path(directory)
                     )
-                finally:
-                    server.stop()
+                    try:
+                        results[sheet_format] = asyncio.run(
+                            export_once(server, seeded.token, category, sheet_format)
+                        )
+                    finally:
+                        server.stop()
         except BenchError as exc:
             print(f"bench.exports: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if created:
-                asyncio.run(drop_postgres_database(created))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"Export of {args.cards:,} cards, every field, {database}, one worker")
     for sheet_format, measured in results.items():

@@ -30,10 +30,7 @@ from bench.dataset import _create_schema as create_schema
 from bench.servers import (
     BenchError,
     Server,
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-    sqlite_url,
+    bench_database,
     start_server,
 )
 from services.ids import encode_id
@@ -134,31 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Measured] = {}
     with tempfile.TemporaryDirectory(prefix="crm-bench-imports-") as directory:
         folder = Path(directory)
-        created = None
         try:
-            if args.database_url:
-                url = created = asyncio.run(create_postgres_database(args.database_url))
-            else:
-                url = sqlite_url(folder)
-            migrate(url)
-            token, _, category_id = asyncio.run(create_schema(url))
-            category = encode_id("Category", category_id)
-            files = {"ALL_OR_NOTHING": folder / "first.csv", "SKIP_INVALID": folder / "second.csv"}
-            for offset, path in enumerate(files.values()):
-                write_file(path, args.rows, seed=offset, numbers_from=offset * args.rows)
-            settings = {"CRM_STORAGE_URL": f"file:{folder / 'files'}"}
-            server = start_server("imports", "server:create_app", url, folder, settings)
-            try:
-                for mode, path in files.items():
-                    results[mode] = asyncio.run(import_once(server, token, category, path, mode))
-            finally:
-                server.stop()
+            with bench_database(args.database_url, folder) as url:
+                token, _, category_id = asyncio.run(create_schema(url))
+                category = encode_id("Category", category_id)
+                files = {
+                    "ALL_OR_NOTHING": folder / "first.csv",
+                    "SKIP_INVALID": folder / "second.csv",
+                }
+                for offset, path in enumerate(files.values()):
+                    write_file(path, args.rows, seed=offset, numbers_from=offset * args.rows)
+                settings = {"CRM_STORAGE_URL": f"file:{folder / 'files'}"}
+                server = start_server("imports", "server:create_app", url, folder, settings)
+                try:
+                    for mode, path in files.items():
+                        results[mode] = asyncio.run(
+                            import_once(server, token, category, path, mode)
+                        )
+                finally:
+                    server.stop()
         except BenchError as exc:
             print(f"bench.imports: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if created:
-                asyncio.run(drop_postgres_database(created))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"Import of {args.rows:,} CSV rows (16 columns), {database}, one worker")
     for mode, measured in results.items():

@@ -24,10 +24,7 @@ from bench.dataset import _call, seed
 from bench.load import choose_tool, run_load
 from bench.servers import (
     BenchError,
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-    sqlite_url,
+    bench_database,
     start_server,
 )
 from bench.sql_cost import statements_of
@@ -82,35 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-generator", default="auto", choices=("auto", "wrk", "httpx"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="crm-bench-reports-") as directory:
-        created = None
         try:
-            if args.database_url:
-                url = created = asyncio.run(create_postgres_database(args.database_url))
-            else:
-                url = sqlite_url(Path(directory))
-            migrate(url)
-            token, category = asyncio.run(seed_statistics(url, args.cards))
-            variables = {"c": category}
-            statements = asyncio.run(statements_of(url, token, REPORT, variables))
-            server = start_server("graphql", "server:create_app", url, Path(directory))
-            try:
-                body = json.dumps({"query": REPORT, "variables": variables})
-                result = run_load(
-                    choose_tool(args.load_generator),
-                    server.url,
-                    token,
-                    [body],
-                    duration=args.duration,
-                    connections=args.connections,
-                )
-            finally:
-                server.stop()
+            with bench_database(args.database_url, Path(directory)) as url:
+                token, category = asyncio.run(seed_statistics(url, args.cards))
+                variables = {"c": category}
+                statements = asyncio.run(statements_of(url, token, REPORT, variables))
+                server = start_server("graphql", "server:create_app", url, Path(directory))
+                try:
+                    body = json.dumps({"query": REPORT, "variables": variables})
+                    result = run_load(
+                        choose_tool(args.load_generator),
+                        server.url,
+                        token,
+                        [body],
+                        duration=args.duration,
+                        connections=args.connections,
+                    )
+                finally:
+                    server.stop()
         except BenchError as exc:
             print(f"bench.reports: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if created:
-                asyncio.run(drop_postgres_database(created))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"A report of five grouped statistics over {args.cards:,} cards, {database}, one worker")
     print(

@@ -29,10 +29,7 @@ from bench.dataset import _call, seed
 from bench.load import LoadResult, choose_tool, run_load
 from bench.servers import (
     BenchError,
-    create_postgres_database,
-    drop_postgres_database,
-    migrate,
-    sqlite_url,
+    bench_database,
     start_server,
 )
 from bench.sql_cost import statements_of
@@ -125,40 +122,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: dict[str, tuple[int, LoadResult]] = {}
     with tempfile.TemporaryDirectory(prefix="crm-bench-rooms-") as directory:
-        created = None
         try:
-            if args.database_url:
-                url = created = asyncio.run(create_postgres_database(args.database_url))
-            else:
-                url = sqlite_url(Path(directory))
-            migrate(url)
-            room = asyncio.run(seed_room(url, args.cards, args.todos))
-            server = start_server("graphql", "server:create_app", url, Path(directory))
-            try:
-                for name, query in (("open to-dos, first 20", TODOS), ("overview", OVERVIEW)):
-                    statements = asyncio.run(
-                        statements_of(url, room.token, query, {"id": room.room_id})
-                    )
-                    body = json.dumps({"query": query, "variables": {"id": room.room_id}})
-                    results[name] = (
-                        statements,
-                        run_load(
-                            choose_tool(args.load_generator),
-                            server.url,
-                            room.token,
-                            [body],
-                            duration=args.duration,
-                            connections=args.connections,
-                        ),
-                    )
-            finally:
-                server.stop()
+            with bench_database(args.database_url, Path(directory)) as url:
+                room = asyncio.run(seed_room(url, args.cards, args.todos))
+                server = start_server("graphql", "server:create_app", url, Path(directory))
+                try:
+                    for name, query in (("open to-dos, first 20", TODOS), ("overview", OVERVIEW)):
+                        statements = asyncio.run(
+                            statements_of(url, room.token, query, {"id": room.room_id})
+                        )
+                        body = json.dumps({"query": query, "variables": {"id": room.room_id}})
+                        results[name] = (
+                            statements,
+                            run_load(
+                                choose_tool(args.load_generator),
+                                server.url,
+                                room.token,
+                                [body],
+                                duration=args.duration,
+                                connections=args.connections,
+                            ),
+                        )
+                finally:
+                    server.stop()
         except BenchError as exc:
             print(f"bench.rooms: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if created:
-                asyncio.run(drop_postgres_database(created))
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"A project room over {args.cards:,} cards with {args.todos:,} to-dos, {database}, "

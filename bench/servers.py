@@ -1,5 +1,6 @@
 """Fresh databases, migrations, and uvicorn servers in subprocesses, on loopback only."""
 
+import asyncio
 import os
 import re
 import socket
@@ -7,7 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -72,6 +74,23 @@ async def drop_postgres_database(url: str) -> None:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+@contextmanager
+def bench_database(database_url: str | None, directory: Path) -> Iterator[str]:
+    """The URL of a migrated database for one run: SQLite in `directory`, or with a PostgreSQL
+    server's URL a database of its own there, dropped afterwards."""
+    created = None
+    try:
+        if database_url:
+            url = created = asyncio.run(create_postgres_database(database_url))
+        else:
+            url = sqlite_url(directory)
+        migrate(url)
+        yield url
+    finally:
+        if created:
+            asyncio.run(drop_postgres_database(created))
 
 
 def migrate(url: str) -> None:
