@@ -1,10 +1,11 @@
 """Finding cards: filters on built-in and custom fields, text search, sorting, keyset pages."""
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Select,
@@ -49,6 +50,7 @@ MAX_SEARCH_WORDS = 8
 # contains, startsWith and search become LIKE patterns; SQLite refuses long ones as "too
 # complex", and nobody looks for 200 characters at once.
 MAX_MATCH_LENGTH = 200
+ID_BATCH = 10_000  # IDs fetched at a time by ordered_contact_ids
 
 
 @dataclass
@@ -485,15 +487,20 @@ async def ordered_contact_ids(
     condition: ContactCondition | None,
     search: str | None,
     ordering: Sequence[Ordering],
-) -> list[int]:
-    """The IDs of every card `find_contacts` would list, in its order, in one statement."""
+) -> "array[int]":
+    """The IDs of every card `find_contacts` would list, in its order, in one statement: 8 bytes
+    a card, read in batches (never a Python object per card)."""
     dialect = (await session.connection()).dialect.name
     compiler = _Compiler(dialect, fields)
     where = _matching(compiler, category_id, condition, search, include_deleted=False)
     keys = compiler.sort_keys(ordering or [Ordering("name")])
     query = select(col(Contact.id)).where(*where)
     query = query.order_by(*order_by(keys, reverse=False, dialect=dialect))
-    return [card_id for card_id in (await session.scalars(query)).all() if card_id is not None]
+    ids = array("q")
+    found = await session.stream_scalars(query.execution_options(yield_per=ID_BATCH))
+    async for batch in found.partitions():
+        ids.extend(cast(Sequence[int], batch))  # IDs of stored rows are never NULL
+    return ids
 
 
 def _matching(

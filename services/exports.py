@@ -9,7 +9,7 @@ writer, which keeps memory constant whatever the number of cards.
 """
 
 import asyncio
-from array import array
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
+import anyio
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -212,18 +213,18 @@ async def open_export(
         # The cards to export are the ones that match now, in their order now, so that a card
         # changed while the file downloads is written once (with its values when its page is
         # read) rather than twice or not at all.
-        ids = array(
-            "q",
-            await ordered_contact_ids(
-                session,
-                category_id=export.category_id,
-                fields=fields,
-                condition=contacts.condition,
-                search=contacts.search,
-                ordering=contacts.ordering,
-            ),
+        ids = await ordered_contact_ids(
+            session,
+            category_id=export.category_id,
+            fields=fields,
+            condition=contacts.condition,
+            search=contacts.search,
+            ordering=contacts.ordering,
         )
-        first = await _cards_of(session, ids[:PAGE_SIZE])
+        try:
+            first = await _page(session, export.category_id, sheet.shape, ids[:PAGE_SIZE])
+        except ExportOutdatedError as exc:
+            raise UserFacingError.one(str(exc)) from None
     pages = _card_pages(session_factory, export.category_id, sheet.shape, ids, first)
     rows = _mapped(pages, sheet.row)
     return ExportFile(
@@ -280,7 +281,12 @@ async def _in_thread(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kw
     try:
         return await asyncio.shield(running)
     except asyncio.CancelledError:
-        await asyncio.wait([running])
+        # Starlette stops a download through an anyio cancel scope, which cancels the task
+        # again at every turn of the loop: shield the wait from it, and from a second cancel.
+        with anyio.CancelScope(shield=True):
+            while not running.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([running])
         raise
 
 
@@ -313,20 +319,49 @@ async def _card_pages(
     yield first
     for start in range(PAGE_SIZE, len(ids), PAGE_SIZE):
         async with session_factory() as session:
-            contacts = await _cards_of(session, ids[start : start + PAGE_SIZE])
-            # Read after the cards: a change of type that their values already have is seen.
-            now = {f.key: _shape_of(f) for f in await fields_of(session, [category_id])}
-        changed = sorted(key for key, was in shape.items() if now.get(key, was) != was)
-        if changed:
-            raise ExportOutdatedError(
-                f"The type of {', '.join(changed)} changed while the export was written"
-            )
-        yield contacts
+            page = await _page(session, category_id, shape, ids[start : start + PAGE_SIZE])
+        yield page
 
 
-def _shape_of(definition: FieldDefinition) -> tuple[str, str | None]:
-    """What a column's header and cells depend on."""
-    return definition.type, definition.currency
+async def _page(
+    session: AsyncSession,
+    category_id: int,
+    shape: dict[str, tuple[str, str | None]],
+    ids: Sequence[int],
+) -> list[Contact]:
+    """The cards of these IDs, once the fields still are as the header describes them."""
+    contacts = await _cards_of(session, ids)
+    # Read after the cards, so a change of type their values already have is seen; as plain
+    # rows, as the session may hold the definitions it read when the download began.
+    rows = await session.execute(
+        select(
+            col(FieldDefinition.key), col(FieldDefinition.type), col(FieldDefinition.currency)
+        ).where(col(FieldDefinition.category_id) == category_id)
+    )
+    now = {key: _shape(field_type, currency) for key, field_type, currency in rows.all()}
+    changed = sorted(key for key, was in shape.items() if now.get(key, was) != was)
+    if changed:
+        raise ExportOutdatedError(
+            f"The type of {', '.join(changed)} changed while the export was written"
+        )
+    return contacts
+
+
+# Types whose values go into a column alike: a change between them changes nothing written.
+_WRITTEN_ALIKE = {
+    FieldType.LONG_TEXT: FieldType.TEXT,
+    FieldType.EMAIL: FieldType.TEXT,
+    FieldType.PHONE: FieldType.TEXT,
+    FieldType.URL: FieldType.TEXT,
+    FieldType.RATING: FieldType.INTEGER,
+}
+
+
+def _shape(field_type: str, currency: str | None) -> tuple[str, str | None]:
+    """What a column's header and cells depend on: how its values are written, and the
+    currency the header names."""
+    written = FieldType(field_type)
+    return _WRITTEN_ALIKE.get(written, written), currency if written == FieldType.MONEY else None
 
 
 async def _user_names(session: AsyncSession) -> dict[int, str]:
@@ -377,19 +412,20 @@ class _CardSheet:
             Column(f"Created ({zone.key})", ColumnKind.DATETIME),
             Column(f"Updated ({zone.key})", ColumnKind.DATETIME),
         ]
-        titles = {c.title.casefold() for c in (*own, *times)}
+        # Every header names one column, so the file imports back: a field whose label is
+        # already a header's (or another field's, whatever "(EUR)" follows) is named with its
+        # key too.
+        labels = {c.title.casefold() for c in own} | {"created", "updated"}
         custom = []
         for definition in fields:
             title = self._title(definition)
-            if title.casefold() in titles:
-                # Every header names one column, so the file imports back: a label that is
-                # already a header also names its field's key.
+            if definition.label.casefold() in labels:
                 title = f"{title} [{definition.key}]"
-            titles.add(title.casefold())
+            labels.add(definition.label.casefold())
             kind = _KINDS.get(FieldType(definition.type), ColumnKind.TEXT)
             custom.append(Column(title, kind))
         self.columns = [*own, *custom, *times]
-        self.shape = {f.key: _shape_of(f) for f in self.fields}
+        self.shape = {f.key: _shape(f.type, f.currency) for f in self.fields}
 
     def _title(self, definition: FieldDefinition) -> str:
         field_type = FieldType(definition.type)

@@ -15,9 +15,13 @@ import httpx
 import openpyxl
 import pytest
 from sqlalchemy import text, update
+from starlette.responses import StreamingResponse
+from starlette.types import Message
 
 from models.contacts import Contact
+from schema.downloads import _export_body
 from services import exports
+from services.contact_query import ordered_contact_ids
 from services.ids import decode_id
 from services.spreadsheets.writing import sheet_writer
 from tests.conftest import Api
@@ -450,10 +454,14 @@ async def test_a_field_whose_type_changes_while_the_file_downloads_breaks_it_off
     than go on with values the header does not describe (TEXT "false" written as TRUE)."""
     category_id = (await create_category(admin, "customers"))["id"]
     field = await create_field(admin, category_id, "active", "BOOLEAN")
-    for n in range(10):
+    for n in range(15):
         await create_contact(admin, category_id, f"Card {n:02}", {"active": False})
+    note = await create_field(admin, category_id, "note", "TEXT")
     monkeypatch.setattr(exports, "PAGE_SIZE", 5)
     file = await _opened(admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id))
+    await anext(file.chunks)
+    # A change that writes its values alike (TEXT to LONG_TEXT) lets the download go on.
+    await admin.ok(FIELD_UPDATE, {"input": {"id": note["id"], "type": "LONG_TEXT"}})
     await anext(file.chunks)
     await admin.ok(FIELD_UPDATE, {"input": {"id": field["id"], "type": "TEXT"}})
     with pytest.raises(exports.ExportOutdatedError, match="active"):
@@ -501,20 +509,26 @@ async def test_a_download_cancelled_while_a_page_is_written_closes_the_writer_af
     file = await _opened(
         admin, await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="XLSX")
     )
-    download = asyncio.ensure_future(_drain(file.chunks))
-    await asyncio.to_thread(writing.wait, 30)
-    download.cancel()
-    for _ in range(5):  # let the cancellation reach the export (no time passes)
-        await asyncio.sleep(0)
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await download
-    assert events == ["page written", "page written", "closed"]
+    # Served as the download route serves it; the client leaves while the second page is
+    # written (Starlette then cancels the response through anyio, again at every turn).
+    response = StreamingResponse(_export_body(file.chunks, 1))
 
+    async def receive() -> Message:
+        await asyncio.to_thread(writing.wait, 30)
+        return {"type": "http.disconnect"}
 
-async def _drain(chunks: Any) -> None:
-    async for _ in chunks:
+    async def send(message: Message) -> None:
         pass
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}}
+    serving = asyncio.ensure_future(response(scope, receive, send))
+    await asyncio.to_thread(writing.wait, 30)
+    for _ in range(20):  # let the cancellation reach the export (no time passes)
+        await asyncio.sleep(0)
+    assert events == ["page written"]  # the writer is still open
+    release.set()
+    await serving
+    assert events == ["page written", "page written", "closed"]
 
 
 async def test_a_moment_stored_beyond_what_the_zone_can_show_is_exported_in_utc(
@@ -532,3 +546,29 @@ async def test_a_moment_stored_beyond_what_the_zone_can_show_is_exported_in_utc(
     export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, timeZone="Europe/Oslo")
     header, far = csv_rows(await download(admin, export))
     assert far[header.index("signed_at (Europe/Oslo)")] == "9999-12-31 23:30:00"
+
+
+async def test_a_type_change_before_the_first_page_is_read_answers_conflict(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header is made from the fields as the download starts; a change that lands before
+    the first page is read is found then, and answered before the first byte."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    field = await create_field(admin, category_id, "active", "BOOLEAN")
+    await create_contact(admin, category_id, "Acme", {"active": False})
+    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id)
+
+    async def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        await admin.ok(FIELD_UPDATE, {"input": {"id": field["id"], "type": "TEXT"}})
+        return await ordered_contact_ids(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "ordered_contact_ids", changed_meanwhile)
+    response = await admin.client.get(route_of(export["downloadUrl"]))
+    if admin.engine.dialect.name == "sqlite":
+        # The download reads from one snapshot until its first byte: the values as they
+        # were, under the header as it was.
+        rows = csv_rows(response)
+        assert rows[1][rows[0].index("active")] == "FALSE"
+    else:
+        assert response.status_code == 409
+        assert "The type of active changed" in response.text
