@@ -368,7 +368,11 @@ def _apply_spec(definition: FieldDefinition, spec: FieldSpec) -> None:
     default = spec.default_value if spec.default_value is not None else definition.default_value
     if "defaultValue" in spec.clear:
         default = None
-    if default is not None:
+    # A default is checked when it is given, or when what it must fit changes; one kept as it
+    # is stays, so that a rename never trips over a rule made after the default was set.
+    reshaped = spec.type is not None or spec.options is not None or spec.validation is not None
+    reshaped = reshaped or bool({"options", "validation"} & set(spec.clear))
+    if default is not None and (spec.default_value is not None or reshaped):
         if field_type == FieldType.USER:
             raise UserFacingError.one("A USER field cannot have a default", field=["defaultValue"])
         try:

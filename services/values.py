@@ -358,6 +358,8 @@ def coerce_operand(definition: FieldDefinition, value: Any) -> Any:
             return _coerce_money(value)
         case FieldType.DATE:
             return parse_date(value).isoformat()
+        case FieldType.DATETIME:  # any moment of the calendar, in range for values or not
+            return format_datetime(parse_datetime(value))
         case _:
             return coerce(definition, value)
 

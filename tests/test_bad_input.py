@@ -621,18 +621,24 @@ async def test_date_times_at_the_edges_of_the_calendar_are_stored_or_refused_cle
     category = await create_category(admin, "members")
     await create_field(admin, category["id"], "at", "DATETIME", indexed=True)
     await create_field(admin, category["id"], "day", "DATE", indexed=True)
-    for value in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-00:01"):
+    # Beyond the calendar in UTC, or so near its ends that some time zone shows another year.
+    for value in (
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-00:01",
+        "0001-01-01T23:59:59Z",
+        "9999-12-31T00:00:00Z",
+    ):
         error = await refused_value(admin, category["id"], {"at": value})
         assert error["field"] == ["values", "at"]
         assert "out of range" in error["message"]
     first = await create_contact(
-        admin, category["id"], "First", {"at": "0001-01-01T05:00:00+05:00", "day": "0001-01-01"}
+        admin, category["id"], "First", {"at": "0001-01-02T05:00:00+05:00", "day": "0001-01-01"}
     )
     last = await create_contact(
-        admin, category["id"], "Last", {"at": "9999-12-31T23:59:59Z", "day": "9999-12-31"}
+        admin, category["id"], "Last", {"at": "9999-12-30T23:59:59Z", "day": "9999-12-31"}
     )
     assert await contact_values(admin, first["id"]) == {
-        "at": "0001-01-01T00:00:00Z",
+        "at": "0001-01-02T00:00:00Z",
         "day": "0001-01-01",
     }
     for key in ("at", "day"):
@@ -641,10 +647,13 @@ async def test_date_times_at_the_edges_of_the_calendar_are_stored_or_refused_cle
             "First",
         ]
     found = await names_found(
-        admin, category["id"], f={"fields": [{"key": "at", "lte": "0001-01-01T00:00:00Z"}]}
+        admin, category["id"], f={"fields": [{"key": "at", "lte": "0001-01-02T00:00:00Z"}]}
     )
     assert found == ["First"]
-    assert last["values"]["at"] == "9999-12-31T23:59:59Z"
+    # A filter asks about any moment of the calendar, stored values' range or not.
+    ends = [{"key": "at", "gt": "0001-01-01T00:00:00Z", "lt": "9999-12-31T23:59:59Z"}]
+    assert await names_found(admin, category["id"], f={"fields": ends}) == ["First", "Last"]
+    assert last["values"]["at"] == "9999-12-30T23:59:59Z"
 
 
 async def test_an_update_with_a_bad_value_writes_nothing(admin: Api) -> None:

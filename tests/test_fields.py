@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import Api
 from tests.helpers import (
@@ -407,6 +408,27 @@ async def test_null_clears_validation_and_default_while_omitted_settings_stay(ad
     assert changed == {**size, "validation": None, "defaultValue": None}
     card = await create_contact(admin, category_id, "Acme", {"size": 0})
     assert card["values"] == {"size": 0}
+
+
+async def test_a_default_kept_as_it_is_is_not_checked_again(admin: Api) -> None:
+    """A default set before a rule that it breaks (a date-time now too near the calendar's
+    end) does not stop a rename; a new default is held to the rules."""
+    category_id = await new_category_id(admin)
+    until = await create_field(
+        admin, category_id, "until", "DATETIME", defaultValue="2026-01-01T00:00:00Z"
+    )
+    async with admin.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE field_definition SET default_value = :v WHERE key = 'until'"),
+            {"v": '"9999-12-31T23:59:59Z"'},
+        )
+    data = await admin.ok(FIELD_UPDATE, {"input": {"id": until["id"], "label": "Valid until"}})
+    assert data["fieldDefinitionUpdate"]["fieldDefinition"]["label"] == "Valid until"
+    errors = await admin.user_errors(
+        FIELD_UPDATE, {"input": {"id": until["id"], "defaultValue": "9999-12-31T00:00:00Z"}}
+    )
+    assert errors[0]["field"] == ["defaultValue"]
+    assert "out of range" in errors[0]["message"]
 
 
 async def test_archived_field_is_hidden_but_its_values_are_kept(admin: Api) -> None:
