@@ -200,32 +200,30 @@ def _repeated(header: Sequence[str]) -> dict[str, list[int]]:
 
 def suggest(header: Sequence[str], fields: Sequence[FieldDefinition]) -> list[ColumnMapping]:
     """Each column whose header names a field (its label or key) or a card's own detail,
-    once per field, first column first."""
+    once per field, in the file's order; headers that name a key in brackets first."""
+    keys = {f.key for f in fields if f.archived_at is None}
     targets: dict[str, str] = {}
     for api_name, (_, label) in DETAILS.items():
-        targets.setdefault(_normal(label), api_name)
-        targets.setdefault(_normal(api_name), api_name)
+        if api_name not in keys:  # a custom field of that key takes the name in a mapping
+            targets.setdefault(_normal(label), api_name)
+            targets.setdefault(_normal(api_name), api_name)
     for definition in fields:
         if definition.archived_at is None:
             targets.setdefault(_normal(definition.label), definition.key)
             targets.setdefault(_normal(definition.key), definition.key)
-    keys = {f.key for f in fields if f.archived_at is None}
     repeated = _repeated(header)
-    suggested: list[ColumnMapping] = []
-    taken: set[str] = set()
-    for column in header:
-        if not column or column in repeated:
-            continue  # a mapping could not name it
-        # An export names a field's key too where its label is also another header's.
+    usable = [column for column in header if column and column not in repeated]
+    chosen: dict[str, str] = {}  # column -> field
+    # An export names a field's key too where its label is also another header's.
+    for column in usable:
         keyed = re.search(r"\[(\w+)\]\s*$", column)
-        if keyed is not None and keyed.group(1) in keys:
-            target: str | None = keyed.group(1)
-        else:
-            target = targets.get(_normal(column))
-        if target is not None and target not in taken:
-            taken.add(target)
-            suggested.append(ColumnMapping(column, target))
-    return suggested
+        if keyed is not None and keyed.group(1) in keys and keyed.group(1) not in chosen.values():
+            chosen[column] = keyed.group(1)
+    for column in usable:
+        target = targets.get(_normal(column))
+        if column not in chosen and target is not None and target not in chosen.values():
+            chosen[column] = target
+    return [ColumnMapping(column, chosen[column]) for column in usable if column in chosen]
 
 
 # --- checking an import before it runs ----------------------------------------------------------

@@ -770,3 +770,30 @@ async def test_a_column_whose_header_repeats_is_not_mapped(admin: Api) -> None:
         }
     ]
     assert await count_rows(admin, "contact_import") == 0
+
+
+async def test_an_export_whose_field_keys_are_detail_names_imports_back(admin: Api) -> None:
+    """Custom fields keyed `phone` (labelled Phone) and `revenue` beside `turnover`, both
+    labelled Revenue: the export names their keys, and each column maps to its own field."""
+    category_id = (await create_category(admin, "customers"))["id"]
+    await create_field(admin, category_id, "code", "TEXT", label="Code", unique=True, required=True)
+    await create_field(admin, category_id, "phone", "TEXT", label="Phone")
+    await create_field(admin, category_id, "revenue", "MONEY", label="Revenue", currency="EUR")
+    await create_field(admin, category_id, "turnover", "NUMBER", label="Revenue")
+    values = {"code": "A1", "phone": "custom", "revenue": 10, "turnover": 2.5}
+    await create_contact(admin, category_id, "Acme", values, phone="+47 22 00 00 00")
+    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="CSV")
+    data = (await download(admin, export)).content
+    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    assert {"Phone", "Phone [phone]", "Revenue (EUR)", "Revenue [turnover]"} <= set(header)
+    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
+    suggested = {m["column"]: m["field"] for m in payload["preview"]["suggestedMapping"]}
+    assert suggested["Phone [phone]"] == "phone"
+    assert "Phone" not in suggested  # `phone` in a mapping is the custom field
+    assert suggested["Revenue (EUR)"] == "revenue"
+    assert suggested["Revenue [turnover]"] == "turnover"
+    mapping = [{"column": c, "field": f} for c, f in suggested.items()]
+    job = await run_import(admin, data, categoryId=category_id, mapping=mapping, upsertOn="code")
+    assert job["state"] == "SUCCEEDED", (job["failure"], job["errors"])
+    assert (job["created"], job["updated"]) == (0, 1)
+    assert (await cards_of(admin, category_id))["Acme"]["values"] == values
