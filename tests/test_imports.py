@@ -720,6 +720,19 @@ async def test_unique_clashes_of_updates_and_new_rows_follow_the_file_order(admi
     assert cards["Existing"]["values"]["tag"] == "t2"
 
 
+async def exported_and_previewed(
+    admin: Api, category_id: str
+) -> tuple[bytes, list[str], dict[str, str]]:
+    """The category exported as CSV: the file, its header, and the mapping its preview
+    suggests (column -> field)."""
+    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="CSV")
+    data = (await download(admin, export)).content
+    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
+    suggested = {m["column"]: m["field"] for m in payload["preview"]["suggestedMapping"]}
+    return data, header, suggested
+
+
 async def test_an_export_imports_back_though_a_label_is_also_a_cards_own_header(
     admin: Api,
 ) -> None:
@@ -732,12 +745,8 @@ async def test_an_export_imports_back_though_a_label_is_also_a_cards_own_header(
     await create_field(admin, category_id, "town", "TEXT", label="City")
     for name, org_no in (("Acme", "556001"), ("Bolt", "556002")):
         await create_contact(admin, category_id, name, {"org_no": org_no, "town": "Oslo"})
-    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="CSV")
-    data = (await download(admin, export)).content
-    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    data, header, suggested = await exported_and_previewed(admin, category_id)
     assert {"Org number", "Org number [org_no]", "City", "City [town]"} <= set(header)
-    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
-    suggested = {m["column"]: m["field"] for m in payload["preview"]["suggestedMapping"]}
     assert suggested["Org number"] == "orgNumber"
     assert suggested["Org number [org_no]"] == "org_no"
     assert suggested["City"] == "address.city"
@@ -782,12 +791,8 @@ async def test_an_export_whose_field_keys_are_detail_names_imports_back(admin: A
     await create_field(admin, category_id, "turnover", "NUMBER", label="Revenue")
     values = {"code": "A1", "phone": "custom", "revenue": 10, "turnover": 2.5}
     await create_contact(admin, category_id, "Acme", values, phone="+47 22 00 00 00")
-    export = await ask(admin, CONTACTS_EXPORT, categoryId=category_id, format="CSV")
-    data = (await download(admin, export)).content
-    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    data, header, suggested = await exported_and_previewed(admin, category_id)
     assert {"Phone", "Phone [phone]", "Revenue (EUR)", "Revenue [turnover]"} <= set(header)
-    payload = await send(admin, PREVIEW, {"categoryId": category_id}, data)
-    suggested = {m["column"]: m["field"] for m in payload["preview"]["suggestedMapping"]}
     assert suggested["Phone [phone]"] == "phone"
     assert "Phone" not in suggested  # `phone` in a mapping is the custom field
     assert suggested["Revenue (EUR)"] == "revenue"
